@@ -1,0 +1,243 @@
+"""Every hyperparameter of a run in one frozen, validated dataclass, plus the named presets.
+
+A `Config` is checked when it is built: a bad value raises `ValueError` naming the field, the
+value and what is allowed, so a slider or a command-line flag can show that one line instead of
+a traceback from inside torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+TARGETS = ("normal", "uniform", "laplace", "mixture")
+NOISES = ("uniform", "normal")
+GENERATORS = ("per_value", "whole_sample")
+FEATURES = ("value", "batch", "sorted", "diffs", "meanstd", "moments", "batch+moments")
+LOSSES = ("bce", "wgan", "wgan-gp")
+G_OBJECTIVES = ("non-saturating", "minimax")
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+ACTIVATIONS = ("elu", "relu", "leaky_relu", "sigmoid", "tanh", "identity")
+DTYPES = ("float32", "float64")
+
+# Upper bounds keep a slider or a typo from asking for hours of training or gigabytes of memory.
+MAX_SEEDS = 4096
+MAX_WIDTH = 4096
+MAX_BATCH = 100_000
+MAX_ROUNDS = 10_000_000
+
+
+def _fail(name: str, value: Any, allowed: str) -> None:
+    raise ValueError(f"{name}={value!r} is not allowed: {allowed}")
+
+
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        _fail(name, value, "choose one of " + ", ".join(choices))
+
+
+def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        _fail(name, value, f"an integer from {lo} to {hi}")
+
+
+def _check_float(name: str, value: Any, lo: float, hi: float, *, lo_open: bool, hi_open: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok:
+        ok = (value > lo if lo_open else value >= lo) and (value < hi if hi_open else value <= hi)
+    if not ok:
+        left = "(" if lo_open else "["
+        right = ")" if hi_open else "]"
+        _fail(name, value, f"a finite number in {left}{lo:g}, {hi:g}{right}")
+
+
+def _check_layers(prefix: str, hidden: Any, activations: Any) -> None:
+    if not isinstance(hidden, tuple) or not hidden:
+        _fail(f"{prefix}_hidden", hidden, "a non-empty tuple of layer widths, e.g. (50, 50)")
+    for width in hidden:
+        _check_int(f"{prefix}_hidden", width, 1, MAX_WIDTH)
+    if not isinstance(activations, tuple) or len(activations) != len(hidden):
+        _fail(f"{prefix}_activations", activations, f"a tuple with one activation per hidden layer ({len(hidden)})")
+    for act in activations:
+        _check_choice(f"{prefix}_activations", act, ACTIVATIONS)
+
+
+@dataclass(frozen=True)
+class Config:
+    """All hyperparameters of one (batched, multi-seed) GAN training run on 1-D data.
+
+    Targets and noise are parametrised by mean and standard deviation so that one slider moves
+    any of them. `seeds` runs train together in one batched pass; run k uses seed `seed + k`.
+    For the Wasserstein losses `d_steps` is the number of critic steps per round.
+    """
+
+    # The data: the target distribution R and the noise I fed to G.
+    target: str = "normal"
+    target_mean: float = 4.0
+    target_std: float = 1.25
+    noise: str = "uniform"
+    noise_dim: int = 1
+    # Standardise real data by the target's mean and std and let G work in those units, so that
+    # the same network and learning rate fit N(400, 1) and N(0.1, 0.2) alike.
+    normalize: bool = True
+    # G: "per_value" maps noise_dim numbers to one value; "whole_sample" maps a noise vector of
+    # length noise_dim to a whole sample of batch_size values (learn-GAN).
+    generator: str = "per_value"
+    g_hidden: tuple[int, ...] = (50, 50)
+    g_activations: tuple[str, ...] = ("elu", "sigmoid")
+    # D: what it sees (see ganlib.features) and its hidden layers; its output is a logit.
+    features: str = "value"
+    d_hidden: tuple[int, ...] = (50, 50)
+    d_activations: tuple[str, ...] = ("elu", "elu")
+    # Objective.
+    loss: str = "bce"
+    g_objective: str = "non-saturating"
+    clip: float = 0.01
+    gp_weight: float = 10.0
+    # Optimizers; beta2 is RMSProp's smoothing constant (torch's alpha) when it is RMSProp.
+    d_optimizer: str = "adam"
+    d_lr: float = 2e-3
+    d_beta1: float = 0.5
+    d_beta2: float = 0.999
+    d_momentum: float = 0.0
+    g_optimizer: str = "adam"
+    g_lr: float = 2e-3
+    g_beta1: float = 0.5
+    g_beta2: float = 0.999
+    g_momentum: float = 0.0
+    # The loop: per round, d_steps updates of D then g_steps updates of G, each on a fresh batch
+    # of `sets` samples of batch_size values.
+    d_steps: int = 1
+    g_steps: int = 1
+    batch_size: int = 128
+    sets: int = 1
+    rounds: int = 2000
+    # Evaluation: every eval_every rounds, eval_samples values per run are compared with the target.
+    eval_every: int = 100
+    eval_samples: int = 4000
+    # Runs.
+    seed: int = 0
+    seeds: int = 10
+    device: str = "cpu"
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        _check_choice("target", self.target, TARGETS)
+        _check_float("target_mean", self.target_mean, -1e6, 1e6, lo_open=False)
+        _check_float("target_std", self.target_std, 0.0, 1e6, lo_open=True)
+        _check_choice("noise", self.noise, NOISES)
+        _check_int("noise_dim", self.noise_dim, 1, MAX_WIDTH)
+        if not isinstance(self.normalize, bool):
+            _fail("normalize", self.normalize, "True or False")
+        _check_choice("generator", self.generator, GENERATORS)
+        _check_layers("g", self.g_hidden, self.g_activations)
+        _check_choice("features", self.features, FEATURES)
+        _check_layers("d", self.d_hidden, self.d_activations)
+        _check_choice("loss", self.loss, LOSSES)
+        _check_choice("g_objective", self.g_objective, G_OBJECTIVES)
+        _check_float("clip", self.clip, 0.0, 100.0, lo_open=True)
+        _check_float("gp_weight", self.gp_weight, 0.0, 1e4, lo_open=True)
+        for net in ("d", "g"):
+            _check_choice(f"{net}_optimizer", getattr(self, f"{net}_optimizer"), OPTIMIZERS)
+            _check_float(f"{net}_lr", getattr(self, f"{net}_lr"), 0.0, 10.0, lo_open=True)
+            for beta in ("beta1", "beta2", "momentum"):
+                _check_float(f"{net}_{beta}", getattr(self, f"{net}_{beta}"), 0.0, 1.0, lo_open=False, hi_open=True)
+        _check_int("d_steps", self.d_steps, 1, 100)
+        _check_int("g_steps", self.g_steps, 1, 100)
+        _check_int("batch_size", self.batch_size, 2, MAX_BATCH)
+        _check_int("sets", self.sets, 1, 1024)
+        _check_int("rounds", self.rounds, 0, MAX_ROUNDS)
+        _check_int("eval_every", self.eval_every, 1, MAX_ROUNDS)
+        _check_int("eval_samples", self.eval_samples, 100, 1_000_000)
+        _check_int("seed", self.seed, 0, 2**62)
+        _check_int("seeds", self.seeds, 1, MAX_SEEDS)
+        if not isinstance(self.device, str) or not (self.device == "cpu" or self.device.startswith("cuda")):
+            _fail("device", self.device, "'cpu', 'cuda' or 'cuda:N'")
+        _check_choice("dtype", self.dtype, DTYPES)
+        if self.features in ("meanstd", "moments", "batch+moments", "diffs") and self.batch_size < 3:
+            _fail("batch_size", self.batch_size, f"at least 3 when D sees '{self.features}' (moments need a spread)")
+
+    def replace(self, **changes: Any) -> Config:
+        """Return a copy with some fields changed, validated like a new Config."""
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise ValueError(f"unknown config field(s): {', '.join(unknown)}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field (tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Config:
+        """Inverse of `to_dict`; unknown keys raise ValueError."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - fields)
+        if unknown:
+            raise ValueError(f"unknown config field(s): {', '.join(unknown)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+# Dev Nag's article as printed ("GANs in 50 lines"; the Chinese translation carries the script):
+# batch of 100 as one D input decorated with squared deviations, Adam 2e-4 with betas
+# (0.9, 0.999), one D and one G step a round, nothing standardised, 30,000 rounds.
+_DEVNAG = dict(
+    target="normal", target_mean=4.0, target_std=1.25, noise="uniform", normalize=False,
+    g_hidden=(50, 50), g_activations=("elu", "sigmoid"),
+    features="diffs", d_hidden=(50, 50), d_activations=("elu", "elu"),
+    loss="bce", g_objective="non-saturating",
+    d_optimizer="adam", d_lr=2e-4, d_beta1=0.9, d_beta2=0.999,
+    g_optimizer="adam", g_lr=2e-4, g_beta1=0.9, g_beta2=0.999,
+    d_steps=1, g_steps=1, batch_size=100, rounds=30000, eval_every=500,
+)
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The recommended default: the dataclass defaults (per-value D, standardised data).
+    "recommended": {},
+    "devnag": _DEVNAG,
+    # The same script with its other input line uncommented: the raw batch of 100.
+    "devnag_raw": {**_DEVNAG, "features": "batch"},
+    # The later repository version: D on the first four moments of a batch of 500, tiny nets
+    # (G tanh, D sigmoid), SGD with momentum, 20 D then 20 G steps a round, 5,000 rounds.
+    "devnag_repo": {
+        **_DEVNAG, "features": "moments", "batch_size": 500,
+        "g_hidden": (5, 5), "g_activations": ("tanh", "tanh"),
+        "d_hidden": (10, 10), "d_activations": ("sigmoid", "sigmoid"),
+        "d_optimizer": "sgd", "d_lr": 1e-3, "d_momentum": 0.9,
+        "g_optimizer": "sgd", "g_lr": 1e-3, "g_momentum": 0.9,
+        "d_steps": 20, "g_steps": 20, "rounds": 5000, "eval_every": 250,
+    },
+    # learn-GAN: N(4, 1.5); G maps a 100-vector of uniform noise to a 100-value sample
+    # (relu, sigmoid, linear); D sees the sorted sample (relu, sigmoid, then a sigmoid output).
+    "learngan": dict(
+        target="normal", target_mean=4.0, target_std=1.5, noise="uniform", noise_dim=100,
+        normalize=False, generator="whole_sample",
+        g_hidden=(64, 64), g_activations=("relu", "sigmoid"),
+        features="sorted", d_hidden=(64, 64), d_activations=("relu", "sigmoid"),
+        loss="bce", d_optimizer="adam", d_lr=1e-3, d_beta1=0.9, g_optimizer="adam", g_lr=1e-3,
+        g_beta1=0.9, batch_size=100, sets=8, rounds=2000, eval_every=100,
+    ),
+    # WGAN with the four changes: no sigmoid, no log, clipping at 0.01, RMSProp 5e-5, 5 critic steps.
+    "wgan": dict(
+        loss="wgan", clip=0.01, d_steps=5, d_optimizer="rmsprop", d_lr=5e-5, d_beta2=0.99,
+        g_optimizer="rmsprop", g_lr=5e-5, g_beta2=0.99, rounds=2000,
+    ),
+    # WGAN-GP: gradient penalty 10, Adam (0.5, 0.9), 5 critic steps.
+    "wgan_gp": dict(
+        loss="wgan-gp", gp_weight=10.0, d_steps=5, d_optimizer="adam", d_lr=1e-3, d_beta1=0.5,
+        d_beta2=0.9, g_optimizer="adam", g_lr=1e-3, g_beta1=0.5, g_beta2=0.9, rounds=2000,
+    ),
+}
+
+
+def preset(name: str, **overrides: Any) -> Config:
+    """The named preset (see `PRESETS`) with any fields overridden."""
+    if name not in PRESETS:
+        raise ValueError(f"preset={name!r} is not allowed: choose one of {', '.join(PRESETS)}")
+    return Config(**{**PRESETS[name], **overrides})
+
+
+__all__ = ["Config", "PRESETS", "preset", "TARGETS", "NOISES", "FEATURES", "LOSSES", "OPTIMIZERS",
+           "ACTIVATIONS", "GENERATORS", "G_OBJECTIVES", "DTYPES"]

@@ -1,0 +1,69 @@
+"""GAN objectives, one loss value per run.
+
+D's outputs arrive as (K, N, 1) tensors and every loss returns shape (K,): the mean over run k's
+N inputs. Summing those K numbers before `backward` gives each run exactly its own gradient,
+because no run's loss depends on another run's parameters.
+
+BCE losses take logits l, with D(x) = sigmoid(l); log D = -softplus(-l) and
+log(1 - D) = -softplus(l) are exact and never take the log of 0.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ganlib.models import StackedMLP
+
+
+def _mean(x: torch.Tensor) -> torch.Tensor:
+    return x.reshape(x.shape[0], -1).mean(1)
+
+
+def bce_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """D's cross-entropy: -log D(real) - log(1 - D(fake)), averaged per run. log 4 at D = 1/2."""
+    return _mean(F.softplus(-real_logits)) + _mean(F.softplus(fake_logits))
+
+
+def bce_g_loss(fake_logits: torch.Tensor, objective: str = "non-saturating") -> torch.Tensor:
+    """G's loss: 'non-saturating' -log D(G(z)) (log 2 at D = 1/2) or 'minimax' log(1 - D(G(z)))."""
+    if objective == "non-saturating":
+        return _mean(F.softplus(-fake_logits))
+    if objective == "minimax":
+        return -_mean(F.softplus(fake_logits))
+    raise ValueError(f"g_objective={objective!r} is not allowed: choose non-saturating or minimax")
+
+
+def wgan_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """The critic minimises mean f(fake) - mean f(real): no sigmoid, no log."""
+    return _mean(fake_scores) - _mean(real_scores)
+
+
+def wgan_g_loss(fake_scores: torch.Tensor) -> torch.Tensor:
+    """G minimises -mean f(G(z))."""
+    return -_mean(fake_scores)
+
+
+def clip_weights_(critic: StackedMLP, c: float) -> None:
+    """Clip every critic parameter to [-c, c] in place (WGAN's crude Lipschitz constraint)."""
+    with torch.no_grad():
+        for p in critic.params:
+            p.clamp_(-c, c)
+
+
+def gradient_penalty(
+    critic: StackedMLP, real_inputs: torch.Tensor, fake_inputs: torch.Tensor, eps: torch.Tensor
+) -> torch.Tensor:
+    """WGAN-GP: mean (||grad f(x_hat)|| - 1)^2 at x_hat = eps real + (1 - eps) fake, per run.
+
+    Inputs are D's input vectors (K, N, F); eps has shape (K, N, 1) and is drawn by the caller so
+    that it comes from each run's own random stream. The graph is kept so the penalty trains D.
+    """
+    x_hat = (eps * real_inputs + (1 - eps) * fake_inputs).detach().requires_grad_(True)
+    scores = critic(x_hat)
+    (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
+    norm = torch.sqrt((grad * grad).sum(-1) + 1e-12)
+    return _mean((norm - 1.0) ** 2)
+
+
+__all__ = ["bce_d_loss", "bce_g_loss", "wgan_critic_loss", "wgan_g_loss", "clip_weights_", "gradient_penalty"]

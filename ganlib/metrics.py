@@ -1,0 +1,173 @@
+"""How far generated samples are from the target: moments, exact W1, KS, success and failure labels.
+
+All functions take samples of shape (n,) or (K, n) (K runs) and compute in float64.
+
+W1 to a target is exact for the empirical distribution of the sample: with sorted values
+x_(1) <= ... <= x_(n), W1 = sum_i integral over [(i-1)/n, i/n] of |x_(i) - Q(u)| du, where Q is
+the target's quantile function; each piece has a closed form through the target's partial mean
+integral_{-inf}^{x} t f(t) dt.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from ganlib.distributions import Distribution, Laplace, Mixture, Normal, Uniform
+
+# The success criterion, stated once: a run succeeds when its W1 to the target is below this
+# fraction of the target's standard deviation.
+SUCCESS_W1_FRACTION = 0.1
+# Failure labels, tested in this order.
+COLLAPSE_STD_FRACTION = 0.1  # generated std below 0.1 target std: collapsed
+DRIFT_MEAN_FRACTION = 0.5  # |mean error| above 0.5 target std: drifted
+SPREAD_TOLERANCE = 0.25  # |std ratio - 1| above 0.25: wrong spread
+LABELS = ("good", "diverged", "collapsed", "drifted", "wrong spread", "wrong shape")
+
+
+def _rows(x: torch.Tensor) -> torch.Tensor:
+    x = torch.as_tensor(x).to(torch.float64)
+    return x.unsqueeze(0) if x.ndim == 1 else x
+
+
+def sample_moments(x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Mean, std, skew and excess kurtosis of each row (population moments, like numpy/scipy defaults)."""
+    x = _rows(x)
+    mean = x.mean(-1)
+    dev = x - mean.unsqueeze(-1)
+    m2 = (dev**2).mean(-1)
+    std = m2.sqrt()
+    skew = (dev**3).mean(-1) / m2**1.5
+    kurt = (dev**4).mean(-1) / m2**2 - 3.0
+    return {"mean": mean, "std": std, "skew": skew, "kurtosis": kurt}
+
+
+def w1_samples(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Exact 1-Wasserstein distance between two samples of equal size, row by row.
+
+    For equal sizes it is the mean absolute difference of the sorted values.
+    """
+    a, b = _rows(a), _rows(b)
+    if a.shape != b.shape:
+        raise ValueError(f"w1_samples needs samples of equal shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    return (torch.sort(a, -1).values - torch.sort(b, -1).values).abs().mean(-1)
+
+
+def _partial_mean(dist: Distribution, x: torch.Tensor) -> torch.Tensor:
+    """integral_{-inf}^{x} t f(t) dt for the target's density f."""
+    if isinstance(dist, Normal):
+        z = (x - dist.mean) / dist.std
+        phi = torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+        return dist.mean * dist._cdf(x) - dist.std * phi
+    if isinstance(dist, Mixture):
+        s = dist.component_std
+        return sum(0.5 * _partial_mean(Normal(c, s), x) for c in dist.centres)
+    if isinstance(dist, Uniform):
+        lo, hi = dist.low, dist.high
+        xc = x.clamp(lo, hi)
+        return (xc * xc - lo * lo) / (2 * (hi - lo))
+    if isinstance(dist, Laplace):
+        m, b = dist.mean, dist.scale
+        left = 0.5 * torch.exp((x.clamp(max=m) - m) / b) * (x - b)
+        right = m - 0.5 * torch.exp(-(x.clamp(min=m) - m) / b) * (x + b)
+        return torch.where(x < m, left, right)
+    raise TypeError(f"no partial mean for {dist!r}")
+
+
+_GRID_CACHE: dict[tuple[str, float, float, int], torch.Tensor] = {}
+
+
+def _partial_mean_grid(dist: Distribution, n: int) -> torch.Tensor:
+    """G(i/n) = integral_0^{i/n} Q(u) du for i = 0..n (cached: the mixture's Q needs bisection)."""
+    key = (dist.name, dist.mean, dist.std, n)
+    if key not in _GRID_CACHE:
+        if len(_GRID_CACHE) > 64:
+            _GRID_CACHE.clear()
+        p = torch.arange(1, n, dtype=torch.float64) / n
+        inner = _partial_mean(dist, dist._icdf(p))
+        _GRID_CACHE[key] = torch.cat([torch.zeros(1, dtype=torch.float64), inner,
+                                      torch.tensor([dist.mean], dtype=torch.float64)])
+    return _GRID_CACHE[key]
+
+
+def w1_to_target(x: torch.Tensor, dist: Distribution) -> torch.Tensor:
+    """Exact W1 between each row's empirical distribution and the target distribution."""
+    x = torch.sort(_rows(x), -1).values
+    n = x.shape[-1]
+    grid = _partial_mean_grid(dist, n).to(x.device)
+    a = torch.arange(n, dtype=torch.float64, device=x.device) / n
+    b = a + 1.0 / n
+    ga, gb = grid[:-1], grid[1:]
+    u = dist._cdf(x)
+    # G(u*) with u* = F(x) clamped into the row's own interval [a, b].
+    g_star = torch.where(u <= a, ga, torch.where(u >= b, gb, _partial_mean(dist, x)))
+    u_star = torch.minimum(torch.maximum(u, a), b)
+    piece = x * (u_star - a) - (g_star - ga) + (gb - g_star) - x * (b - u_star)
+    return piece.sum(-1)
+
+
+def ks_to_target(x: torch.Tensor, dist: Distribution) -> torch.Tensor:
+    """Kolmogorov-Smirnov statistic sup |F_n - F| of each row against the target."""
+    x = torch.sort(_rows(x), -1).values
+    n = x.shape[-1]
+    f = dist._cdf(x)
+    i = torch.arange(1, n + 1, dtype=torch.float64, device=x.device)
+    return torch.maximum(i / n - f, f - (i - 1) / n).amax(-1)
+
+
+def evaluate(x: torch.Tensor, dist: Distribution) -> dict[str, torch.Tensor]:
+    """Moments, W1 and KS of each row against the target, as (K,) float64 tensors."""
+    x = _rows(x)
+    out = sample_moments(x)
+    out["w1"] = w1_to_target(x, dist)
+    out["ks"] = ks_to_target(x, dist)
+    return out
+
+
+def is_success(w1: float, target_std: float) -> bool:
+    """The course's success criterion: W1 to the target below 0.1 target std."""
+    return math.isfinite(w1) and w1 < SUCCESS_W1_FRACTION * target_std
+
+
+def label_run(mean: float, std: float, w1: float, target: Distribution, diverged: bool = False) -> str:
+    """Name the outcome of a run: good, diverged, collapsed, drifted, wrong spread or wrong shape.
+
+    good: W1 < 0.1 sigma. Otherwise, in this order: diverged (NaN/inf met); collapsed
+    (std < 0.1 sigma); drifted (|mean error| > 0.5 sigma); wrong spread (std off by more than
+    25%); wrong shape (mean and std close, W1 still high).
+    """
+    if diverged or not all(math.isfinite(v) for v in (mean, std, w1)):
+        return "diverged"
+    sigma = target.std
+    if w1 < SUCCESS_W1_FRACTION * sigma:
+        return "good"
+    if std < COLLAPSE_STD_FRACTION * sigma:
+        return "collapsed"
+    if abs(mean - target.mean) > DRIFT_MEAN_FRACTION * sigma:
+        return "drifted"
+    if abs(std / sigma - 1) > SPREAD_TOLERANCE:
+        return "wrong spread"
+    return "wrong shape"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The final measurements of one run."""
+
+    seed: int
+    mean: float
+    std: float
+    skew: float
+    kurtosis: float
+    w1: float
+    ks: float
+    success: bool
+    label: str
+    diverged_at: int | None
+    diverged_reason: str | None = None
+
+
+__all__ = ["sample_moments", "w1_samples", "w1_to_target", "ks_to_target", "evaluate", "is_success",
+           "label_run", "RunResult", "LABELS", "SUCCESS_W1_FRACTION"]

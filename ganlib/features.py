@@ -69,6 +69,10 @@ def _batch_moments(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([x, moments(x, 4)], -1)
 
 
+def _sorted_meanstd(x: torch.Tensor) -> torch.Tensor:
+    return torch.cat([torch.sort(x, dim=-1).values, moments(x, 2)], -1)
+
+
 @dataclass(frozen=True)
 class FeatureMap:
     """One way of showing samples to D."""
@@ -101,6 +105,9 @@ FEATURE_MAPS: dict[str, FeatureMap] = {
                    "the batch's mean, std, skew and excess kurtosis"),
         FeatureMap("batch+moments", _batch_moments, lambda s: s + 4, False, "cat([x, moments(x, 4)])",
                    "the raw batch plus its first four moments"),
+        FeatureMap("sorted+meanstd", _sorted_meanstd, lambda s: s + 2, False,
+                   "cat([x.sort(-1).values, x.mean(-1), x.std(-1)])",
+                   "the sorted batch plus its mean and std"),
     ]
 }
 

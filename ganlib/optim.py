@@ -36,6 +36,8 @@ class BatchedOptimizer:
         self.beta1, self.beta2, self.momentum, self.eps = beta1, beta2, momentum, eps
         self.t = 0
         self.lr = lr
+        # A multiplier on lr that schedules set each step without touching the per-run rates.
+        self.scale = 1.0
         zeros = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
         self.exp_avg = zeros if kind == "adam" else []
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params] if kind in ("adam", "rmsprop") else []
@@ -62,6 +64,7 @@ class BatchedOptimizer:
 
     def _apply(self, p: torch.Tensor, direction: torch.Tensor, scale: float) -> None:
         """p -= lr * scale * direction, with lr per run where it is a tensor."""
+        scale = scale * self.scale
         if isinstance(self._lr, torch.Tensor):
             p.sub_(direction * (self._lr_views[p.ndim] * scale))
         else:

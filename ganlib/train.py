@@ -120,7 +120,9 @@ class _HistoryBuffer:
 class Trainer:
     """K GAN runs on one 1-D target, trained together; advance with `step(n)`.
 
-    `d_lr` / `g_lr` may be given as (K,) tensors to give each run its own learning rate (sweeps).
+    `d_lr` / `g_lr` may be given as (K,) tensors to give each run its own learning rate, and
+    `run_seeds` lists each run's seed (default `seed + k`): a sweep trains one grid cell per block
+    of runs, all blocks on the same seeds.
     """
 
     def __init__(
@@ -129,6 +131,7 @@ class Trainer:
         *,
         d_lr: torch.Tensor | None = None,
         g_lr: torch.Tensor | None = None,
+        run_seeds: list[int] | None = None,
     ) -> None:
         self.config = config
         c = config
@@ -138,8 +141,10 @@ class Trainer:
         self.noise: Distribution = make_noise(c.noise)
         # G and D work in standardised units when `normalize`; samples shown to the user are not.
         self.loc, self.scale = (self.target.mean, self.target.std) if c.normalize else (0.0, 1.0)
+        self.seeds = [c.seed + i for i in range(c.seeds)] if run_seeds is None else [int(s) for s in run_seeds]
+        if len(self.seeds) != c.seeds or any(s < 0 for s in self.seeds):
+            raise ValueError(f"run_seeds needs {c.seeds} non-negative seeds, got {run_seeds!r}")
         self.k = c.seeds
-        self.seeds = [c.seed + i for i in range(self.k)]
         self._gens = [torch.Generator().manual_seed(s) for s in self.seeds]
         self.features: FeatureMap = get_feature_map(c.features)
         s = c.batch_size
@@ -287,6 +292,9 @@ class Trainer:
         eps = rnd.get("eps")
         d_losses, g_losses, d_reals, d_fakes = [], [], [], []
         for r in range(n):
+            if c.lr_decay != 1.0:
+                done = min(self.round + r, c.rounds) / max(c.rounds, 1)
+                self.opt_d.scale = self.opt_g.scale = c.lr_decay**done
             for j in range(c.d_steps):
                 dl, dr, df = self._d_step(rnd["real"][:, r, j], rnd["z_d"][:, r, j],
                                           None if eps is None else eps[:, r, j])

@@ -1,0 +1,264 @@
+"""Figures for the notebooks. Each function takes data (and optionally an `ax`) and returns a Figure.
+
+Figures are built with `matplotlib.figure.Figure`, not pyplot, so nothing is shown as a side
+effect and a widget can redraw hundreds of times without piling figures up in pyplot's registry.
+A notebook shows one by leaving it as the cell's last expression; `to_png` turns one into bytes
+for a `widgets.Image`.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from ganlib.distributions import Distribution, ideal_generator
+
+COLORS = {"target": "#1f77b4", "gen": "#d62728", "noise": "#7f7f7f", "d": "#2ca02c", "ideal": "#000000"}
+LABEL_COLORS = {"good": "#2ca02c", "diverged": "#000000", "collapsed": "#9467bd", "drifted": "#d62728",
+                "wrong spread": "#ff7f0e", "wrong shape": "#8c564b"}
+
+
+def new_figure(
+    nrows: int = 1, ncols: int = 1, width: float = 6.4, height: float = 3.6, *, fast: bool = False
+) -> tuple[Figure, np.ndarray]:
+    """A Figure with a grid of axes (always returned as a 2-D array).
+
+    The default lays it out tightly (constrained layout); `fast` uses fixed margins instead, which
+    halves the drawing time of a many-panel figure, for widgets that redraw several times a second.
+    """
+    fig = Figure(figsize=(width, height), layout=None if fast else "constrained")
+    if fast:
+        fig.subplots_adjust(left=0.06, right=0.94, bottom=0.09, top=0.94, wspace=0.38, hspace=0.42)
+    axes = np.atleast_2d(np.array(fig.subplots(nrows, ncols, squeeze=False)))
+    return fig, axes
+
+
+def _ax_or_new(ax: Axes | None, width: float = 6.4, height: float = 3.6) -> tuple[Figure, Axes]:
+    if ax is not None:
+        return ax.figure, ax
+    fig, axes = new_figure(1, 1, width, height)
+    return fig, axes[0, 0]
+
+
+def to_png(fig: Figure, dpi: int = 80) -> bytes:
+    """The figure as PNG bytes (modest dpi keeps notebooks small and redraws fast)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def plot_range(target: Distribution, samples: np.ndarray | None = None, width: float = 4.0) -> tuple[float, float]:
+    """An x range that shows the target (mean +- width std) and most of the samples."""
+    lo, hi = target.mean - width * target.std, target.mean + width * target.std
+    if samples is not None:
+        finite = np.asarray(samples, dtype=float)
+        finite = finite[np.isfinite(finite)]
+        if finite.size:
+            q = np.quantile(finite, [0.005, 0.995])
+            lo, hi = min(lo, q[0]), max(hi, q[1])
+    return float(lo), float(hi)
+
+
+def plot_density(
+    target: Distribution,
+    samples: np.ndarray | None = None,
+    *,
+    ax: Axes | None = None,
+    bins: int = 60,
+    label: str = "generated",
+    title: str | None = None,
+    stats: bool = True,
+    xlim: tuple[float, float] | None = None,
+) -> Figure:
+    """The target's pdf as a curve and, if given, a histogram of samples (density scale).
+
+    With `stats`, the samples' mean, std, skew and excess kurtosis are printed in the corner.
+    """
+    fig, ax = _ax_or_new(ax)
+    lo, hi = xlim or plot_range(target, samples)
+    xs = np.linspace(lo, hi, 400)
+    if samples is not None:
+        s = np.asarray(samples, dtype=float).ravel()
+        s = s[np.isfinite(s)]
+        if s.size:
+            ax.hist(s, bins=bins, range=(lo, hi), density=True, color=COLORS["gen"], alpha=0.45, label=label)
+            if stats and s.size > 2:
+                m, sd = s.mean(), s.std()
+                z = (s - m) / sd if sd > 0 else np.zeros_like(s)
+                text = f"mean {m:.2f}\nstd {sd:.2f}\nskew {np.mean(z**3):.2f}\nkurt {np.mean(z**4) - 3:.2f}"
+                ax.text(0.02, 0.97, text, transform=ax.transAxes, va="top", fontsize=8, family="monospace")
+    ax.plot(xs, target.pdf(xs), color=COLORS["target"], lw=2, label=f"target {target.name}")
+    ax.set_xlim(lo, hi)
+    ax.set_xlabel("x")
+    ax.set_ylabel("density")
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="upper right")
+    return fig
+
+
+def plot_ideal_map(
+    target: Distribution,
+    noise: Distribution,
+    maps: np.ndarray | None = None,
+    z: np.ndarray | None = None,
+    *,
+    ax: Axes | None = None,
+    labels: Sequence[str] | None = None,
+) -> Figure:
+    """The ideal generator G*(z) = F_target^-1(F_noise(z)) and, optionally, learned maps z -> G(z)."""
+    fig, ax = _ax_or_new(ax)
+    if z is None:
+        z = _noise_grid(noise)
+    ax.plot(z, ideal_generator(target, noise, z), color=COLORS["ideal"], lw=2.5, label="ideal G*(z)")
+    if maps is not None:
+        maps = np.atleast_2d(maps)
+        for i, row in enumerate(maps):
+            lab = labels[i] if labels is not None else ("learned G(z)" if i == 0 else None)
+            ax.plot(z, row, color=COLORS["gen"], lw=1.2, alpha=0.8 if len(maps) == 1 else 0.35, label=lab)
+    ax.set_xlabel("noise z")
+    ax.set_ylabel("x = G(z)")
+    ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+def _noise_grid(noise: Distribution, n: int = 200) -> np.ndarray:
+    if noise.name == "uniform":
+        return np.linspace(noise.icdf(1e-3), noise.icdf(1 - 1e-3), n)
+    return np.linspace(noise.mean - 3 * noise.std, noise.mean + 3 * noise.std, n)
+
+
+def plot_moments(history, target: Distribution, *, axes: Sequence[Axes] | None = None) -> Figure:
+    """Generated mean and std over training (one faint line per run) against the target's."""
+    if axes is None:
+        fig, grid = new_figure(1, 2, 9, 3.2)
+        axes = grid[0]
+    fig = axes[0].figure
+    r = history.eval_round
+    for ax, key, truth in ((axes[0], "mean", target.mean), (axes[1], "std", target.std)):
+        vals = getattr(history, key)
+        alpha = 0.9 if vals.shape[0] == 1 else 0.35
+        for row in vals:
+            ax.plot(r, row, color=COLORS["gen"], alpha=alpha, lw=1)
+        ax.axhline(truth, color=COLORS["target"], ls="--", lw=1.5, label=f"target {key} {truth:g}")
+        ax.set_xlabel("round")
+        ax.set_ylabel(f"generated {key}")
+        ax.legend(fontsize=8)
+    return fig
+
+
+def plot_w1(history, target: Distribution, *, ax: Axes | None = None, success_line: bool = True) -> Figure:
+    """W1 to the target over training, one line per run, log scale, with the success threshold."""
+    fig, ax = _ax_or_new(ax)
+    vals = history.w1
+    alpha = 0.9 if vals.shape[0] == 1 else 0.35
+    for row in vals:
+        ax.plot(history.eval_round, row, color=COLORS["gen"], alpha=alpha, lw=1)
+    if success_line:
+        ax.axhline(0.1 * target.std, color="k", ls=":", lw=1, label="success: 0.1 std")
+        ax.legend(fontsize=8)
+    ax.set_yscale("log")
+    ax.set_xlabel("round")
+    ax.set_ylabel("W1 to target")
+    return fig
+
+
+def _smooth(y: np.ndarray, window: int) -> np.ndarray:
+    if window <= 1 or y.shape[-1] < window:
+        return y
+    kernel = np.ones(window) / window
+    return np.apply_along_axis(lambda row: np.convolve(row, kernel, mode="valid"), -1, y)
+
+
+def plot_losses(history, *, ax: Axes | None = None, smooth: int = 50, reference: float | None = None) -> Figure:
+    """D and G losses per round (moving average over `smooth` rounds), one faint line per run."""
+    fig, ax = _ax_or_new(ax)
+    d, g = _smooth(history.d_loss, smooth), _smooth(history.g_loss, smooth)
+    x = np.arange(d.shape[1]) + (smooth if history.d_loss.shape[1] >= smooth else 0)
+    alpha = 0.9 if d.shape[0] == 1 else 0.3
+    for i in range(d.shape[0]):
+        ax.plot(x, d[i], color=COLORS["d"], alpha=alpha, lw=1, label="D loss" if i == 0 else None)
+        ax.plot(x, g[i], color=COLORS["gen"], alpha=alpha, lw=1, label="G loss" if i == 0 else None)
+    if reference is not None:
+        ax.axhline(reference, color="k", ls=":", lw=1, label=f"{reference:.3f}")
+    ax.set_xlabel("round")
+    ax.set_ylabel("loss")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_gallery(
+    samples: np.ndarray,
+    target: Distribution,
+    titles: Sequence[str],
+    *,
+    ncols: int = 5,
+    label_colors: Sequence[str] | None = None,
+) -> Figure:
+    """Small histograms of each run's samples against the target pdf, titled (e.g. seed and label)."""
+    k = samples.shape[0]
+    nrows = max(1, -(-k // ncols))
+    fig, axes = new_figure(nrows, ncols, 2.0 * ncols, 1.6 * nrows)
+    for i, ax in enumerate(axes.ravel()):
+        if i >= k:
+            ax.set_axis_off()
+            continue
+        lo, hi = plot_range(target, None, 4.0)
+        s = samples[i][np.isfinite(samples[i])]
+        if s.size:
+            ax.hist(np.clip(s, lo, hi), bins=40, range=(lo, hi), density=True, color=COLORS["gen"], alpha=0.5)
+        xs = np.linspace(lo, hi, 200)
+        ax.plot(xs, target.pdf(xs), color=COLORS["target"], lw=1.2)
+        ax.set_title(titles[i], fontsize=8, color=label_colors[i] if label_colors else "k")
+        ax.set_yticks([])
+        ax.tick_params(labelsize=7)
+    return fig
+
+
+def plot_discriminator(
+    x: np.ndarray,
+    d_values: np.ndarray,
+    target: Distribution,
+    samples: np.ndarray | None = None,
+    *,
+    ax: Axes | None = None,
+    ylabel: str = "D(x)",
+) -> Figure:
+    """D(x) over x (right axis) with the target pdf and generated histogram (left axis).
+
+    The 1-D analogue of Goodfellow et al.'s Figure 1: data, G's distribution and D's curve.
+    """
+    fig, ax = _ax_or_new(ax)
+    plot_density(target, samples, ax=ax, stats=False, xlim=(float(x[0]), float(x[-1])))
+    ax2 = ax.twinx()
+    d_values = np.atleast_2d(d_values)
+    for i, row in enumerate(d_values):
+        ax2.plot(x, row, color=COLORS["d"], lw=1.5, alpha=0.9 if len(d_values) == 1 else 0.35,
+                 label=ylabel if i == 0 else None)
+    if ylabel == "D(x)":
+        ax2.set_ylim(0, 1)
+        ax2.axhline(0.5, color=COLORS["d"], ls=":", lw=1)
+    ax2.set_ylabel(ylabel, color=COLORS["d"])
+    ax2.legend(fontsize=8, loc="center right")
+    return fig
+
+
+def results_table_html(rows: Sequence[dict], columns: Sequence[str], floatfmt: str = "{:.3f}") -> str:
+    """A small HTML table (for widget output areas); floats are rounded with `floatfmt`."""
+    head = "".join(f"<th>{c}</th>" for c in columns)
+    body = ""
+    for r in rows:
+        cells = []
+        for c in columns:
+            v = r.get(c, "")
+            cells.append(f"<td>{floatfmt.format(v) if isinstance(v, float) else v}</td>")
+        body += "<tr>" + "".join(cells) + "</tr>"
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+__all__ = ["new_figure", "to_png", "plot_range", "plot_density", "plot_ideal_map", "plot_moments", "plot_w1",
+           "plot_losses", "plot_gallery", "plot_discriminator", "results_table_html", "COLORS", "LABEL_COLORS"]

@@ -1,0 +1,185 @@
+"""ganlib.config: validation (one ValueError naming field and value), immutability, presets, dict round trip."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+
+import pytest
+
+from ganlib import config as cfg
+from ganlib.config import PRESETS, Config, preset
+
+# (field, bad value, the "field=value" text the message must contain)
+BAD = [
+    ("target_std", 0.0, "target_std=0.0"),
+    ("target_std", -1.25, "target_std=-1.25"),
+    ("target_std", math.nan, "target_std=nan"),
+    ("target_mean", math.inf, "target_mean=inf"),
+    ("target_mean", 2e6, "target_mean=2000000.0"),
+    ("d_lr", 0.0, "d_lr=0.0"),
+    ("d_lr", -1e-3, "d_lr=-0.001"),
+    ("d_lr", math.nan, "d_lr=nan"),
+    ("g_lr", math.inf, "g_lr=inf"),
+    ("g_lr", 0, "g_lr=0"),
+    ("g_lr", "0.01", "g_lr='0.01'"),
+    ("batch_size", 1, "batch_size=1"),
+    ("batch_size", 0, "batch_size=0"),
+    ("batch_size", 16.0, "batch_size=16.0"),
+    ("target", "gauss", "target='gauss'"),
+    ("noise", "cauchy", "noise='cauchy'"),
+    ("features", "histogram", "features='histogram'"),
+    ("loss", "hinge", "loss='hinge'"),
+    ("g_objective", "maximin", "g_objective='maximin'"),
+    ("d_optimizer", "adamw", "d_optimizer='adamw'"),
+    ("g_optimizer", "lbfgs", "g_optimizer='lbfgs'"),
+    ("generator", "per_batch", "generator='per_batch'"),
+    ("clip", 0.0, "clip=0.0"),
+    ("clip", -0.01, "clip=-0.01"),
+    ("gp_weight", 0.0, "gp_weight=0.0"),
+    ("seeds", 0, "seeds=0"),
+    ("seeds", -3, "seeds=-3"),
+    ("seeds", cfg.MAX_SEEDS + 1, f"seeds={cfg.MAX_SEEDS + 1}"),
+    ("seed", -1, "seed=-1"),
+    ("rounds", -1, "rounds=-1"),
+    ("eval_every", 0, "eval_every=0"),
+    ("eval_samples", 99, "eval_samples=99"),
+    ("d_steps", 0, "d_steps=0"),
+    ("sets", 0, "sets=0"),
+    ("noise_dim", 0, "noise_dim=0"),
+    ("d_beta1", 1.0, "d_beta1=1.0"),
+    ("g_beta2", -0.1, "g_beta2=-0.1"),
+    ("d_momentum", 1.5, "d_momentum=1.5"),
+    ("lr_decay", 0.0, "lr_decay=0.0"),
+    ("lr_decay", 1.5, "lr_decay=1.5"),
+    ("device", "tpu", "device='tpu'"),
+    ("dtype", "float16", "dtype='float16'"),
+    # bool is an int subclass in Python; a checkbox value must not pass for a count or a number.
+    ("seeds", True, "seeds=True"),
+    ("rounds", False, "rounds=False"),
+    ("noise_dim", True, "noise_dim=True"),
+    ("d_lr", True, "d_lr=True"),
+    ("target_mean", True, "target_mean=True"),
+    ("normalize", 1, "normalize=1"),
+    ("normalize", "yes", "normalize='yes'"),
+    # layer specs: tuples only, widths in range, one activation per hidden layer, known names
+    ("g_hidden", [50, 50], "g_hidden=[50, 50]"),
+    ("g_hidden", (), "g_hidden=()"),
+    ("g_hidden", (50, 0), "g_hidden=0"),
+    ("d_hidden", (50, True), "d_hidden=True"),
+    ("d_activations", ("elu", "swish"), "d_activations='swish'"),
+    ("g_activations", ("elu",), "g_activations=('elu',)"),
+    ("d_activations", ("elu", "elu", "elu"), "d_activations=('elu', 'elu', 'elu')"),
+    ("g_activations", "elu", "g_activations='elu'"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "text"), BAD, ids=[f"{f}={v!r}" for f, v, _ in BAD])
+def test_bad_value_raises_valueerror_naming_field_and_value(field, value, text):
+    with pytest.raises(ValueError, match=re.escape(text)):
+        Config(**{field: value})
+
+
+def test_moment_features_need_a_batch_of_three():
+    # Batches of 2 are fine for a D that sees raw values, not for one that sees a spread.
+    assert Config(features="sorted", batch_size=2).batch_size == 2
+    for features in ("meanstd", "moments", "batch+moments", "diffs"):
+        with pytest.raises(ValueError, match=re.escape("batch_size=2")):
+            Config(features=features, batch_size=2)
+        assert Config(features=features, batch_size=3).batch_size == 3
+
+
+def test_boundary_values_are_accepted():
+    c = Config(target_std=1e-6, d_lr=10.0, g_lr=1e-12, batch_size=2, seeds=1, rounds=0, d_beta1=0.0,
+               d_momentum=0.999, lr_decay=1.0, seed=2**62, device="cuda:1", target_mean=-1e6,
+               d_hidden=(1,), d_activations=("relu",))
+    assert (c.target_std, c.d_lr, c.batch_size, c.rounds, c.seed, c.device) == (1e-6, 10.0, 2, 0, 2**62, "cuda:1")
+
+
+def test_mismatched_layers_pass_when_activations_follow():
+    c = Config(g_hidden=(3, 4, 5), g_activations=("tanh", "relu", "identity"))
+    assert c.g_hidden == (3, 4, 5)
+
+
+def test_config_is_frozen():
+    c = Config()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        c.d_lr = 1.0  # type: ignore[misc]
+    assert c.d_lr == Config().d_lr
+
+
+def test_replace_changes_copy_and_keeps_original():
+    c = Config()
+    d = c.replace(d_lr=1e-4, seeds=2)
+    assert (d.d_lr, d.seeds) == (1e-4, 2)
+    assert (c.d_lr, c.seeds) == (Config().d_lr, Config().seeds)
+    assert d.replace(d_lr=c.d_lr, seeds=c.seeds) == c
+
+
+def test_replace_validates():
+    with pytest.raises(ValueError, match=re.escape("d_lr=-1.0")):
+        Config().replace(d_lr=-1.0)
+    with pytest.raises(ValueError, match=re.escape("g_activations=('elu', 'sigmoid')")):
+        Config().replace(g_hidden=(5,))
+
+
+def test_replace_rejects_unknown_fields():
+    with pytest.raises(ValueError, match="unknown config field.*bogus.*lr"):
+        Config().replace(bogus=1, lr=2)
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_dict_round_trip_through_json(name):
+    c = preset(name)
+    d = c.to_dict()
+    assert all(not isinstance(v, tuple) for v in d.values())
+    again = Config.from_dict(json.loads(json.dumps(d)))
+    assert again == c
+    assert again.g_hidden == c.g_hidden and isinstance(again.g_hidden, tuple)
+
+
+def test_to_dict_has_every_field():
+    assert set(Config().to_dict()) == {f.name for f in dataclasses.fields(Config)}
+
+
+def test_from_dict_rejects_unknown_and_validates():
+    with pytest.raises(ValueError, match="unknown config field.*colour"):
+        Config.from_dict({**Config().to_dict(), "colour": "red"})
+    with pytest.raises(ValueError, match=re.escape("seeds=0")):
+        Config.from_dict({"seeds": 0})
+    assert Config.from_dict({}) == Config()
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_builds_with_its_fields(name):
+    c = preset(name)
+    assert c == Config(**PRESETS[name])
+    for key, value in PRESETS[name].items():
+        assert getattr(c, key) == value, key
+    assert preset(name, seeds=2, rounds=7).replace(seeds=c.seeds, rounds=c.rounds) == c
+
+
+def test_recommended_preset_is_the_defaults():
+    assert preset("recommended") == Config()
+
+
+def test_unknown_preset_raises():
+    with pytest.raises(ValueError, match=re.escape("preset='nope'")):
+        preset("nope")
+
+
+def test_preset_override_is_validated():
+    with pytest.raises(ValueError, match=re.escape("d_lr=0")):
+        preset("devnag", d_lr=0)
+
+
+def test_choice_lists_match_the_modules_that_implement_them():
+    from ganlib.features import FEATURE_MAPS
+    from ganlib.models import ACTIVATION_FNS
+    from ganlib.optim import KINDS
+
+    assert set(cfg.FEATURES) == set(FEATURE_MAPS)
+    assert set(cfg.ACTIVATIONS) == set(ACTIVATION_FNS)
+    assert set(cfg.OPTIMIZERS) == set(KINDS)

@@ -1,0 +1,59 @@
+"""The set-up files agree with each other and with the README."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _name(requirement: str) -> str:
+    """The normalised distribution name of a requirement string ('ipywidgets>=8.1,<9' -> 'ipywidgets')."""
+    return re.split(r"[<>=!~\[ ;]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def _pyproject_names() -> set[str]:
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    reqs = data["project"]["dependencies"] + data["project"]["optional-dependencies"]["dev"]
+    return {_name(r) for r in reqs}
+
+
+def _environment_names() -> set[str]:
+    names = set()
+    for line in (ROOT / "environment.yml").read_text().splitlines():
+        m = re.match(r"^\s*-\s+(.+?)\s*$", line)
+        if not m or m.group(1).endswith(":"):
+            continue
+        entry = m.group(1)
+        if entry.startswith("-e ") or entry in ("pip", "conda-forge") or entry.startswith("python="):
+            continue
+        names.add(_name(entry))
+    return names
+
+
+def test_environment_yml_lists_the_same_packages_as_pyproject() -> None:
+    assert _environment_names() == _pyproject_names()
+
+
+def test_environment_yml_installs_ganlib_and_the_pinned_torch() -> None:
+    text = (ROOT / "environment.yml").read_text()
+    assert "- -e ." in text
+    assert "torch==2.13.0" in text
+    assert "python=3.11" in text
+
+
+def test_torch_is_pinned_exactly() -> None:
+    # A looser pin pulls a multi-GB CUDA build.
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert "torch==2.13.0" in deps
+
+
+def test_readme_opens_with_the_two_commands_and_ci_runs_the_test_one() -> None:
+    lines = (ROOT / "README.md").read_text().splitlines()
+    block = "\n".join(lines[:6])
+    assert "./lab.sh" in block and "./test.sh" in block
+    assert "./test.sh" in (ROOT / ".ci" / "run").read_text()
+    for script in ("lab.sh", "test.sh", ".ci/run"):
+        assert (ROOT / script).stat().st_mode & 0o111, f"{script} is not executable"

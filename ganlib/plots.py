@@ -84,8 +84,12 @@ def plot_density(
     if samples is not None:
         s = np.asarray(samples, dtype=float).ravel()
         s = s[np.isfinite(s)]
-        if s.size:
-            ax.hist(s, bins=bins, range=(lo, hi), density=True, color=COLORS["gen"], alpha=0.45, label=label)
+        inside = s[(s >= lo) & (s <= hi)]
+        if s.size and not inside.size:
+            ax.text(0.5, 0.5, "all generated values lie outside this range", transform=ax.transAxes,
+                    ha="center", fontsize=8, color=COLORS["gen"])
+        if inside.size:
+            ax.hist(inside, bins=bins, range=(lo, hi), density=True, color=COLORS["gen"], alpha=0.45, label=label)
             if stats and s.size > 2:
                 m, sd = s.mean(), s.std()
                 z = (s - m) / sd if sd > 0 else np.zeros_like(s)

@@ -84,15 +84,17 @@ def make_control(name: str, value: Any) -> W.Widget:
         raise ValueError(f"no control for field {name!r}; known: {', '.join(FIELD_SPECS)}")
     s = FIELD_SPECS[name]
     common = dict(description=s.label, style=_STYLE, layout=_LAYOUT)
+    # A slider would silently clamp a preset's value that lies outside its range: widen it instead.
     if s.kind == "float":
-        return W.FloatSlider(value=value, min=s.lo, max=s.hi, step=s.step, continuous_update=False,
-                             readout_format=".2f", **common)
+        return W.FloatSlider(value=value, min=min(s.lo, value), max=max(s.hi, value), step=s.step,
+                             continuous_update=False, readout_format=".2f", **common)
     if s.kind == "log":
-        return W.FloatLogSlider(value=value, base=10, min=s.lo, max=s.hi, step=s.step, continuous_update=False,
-                                readout_format=".1e", **common)
+        exp = math.log10(value)
+        return W.FloatLogSlider(value=value, base=10, min=min(s.lo, math.floor(exp)), max=max(s.hi, math.ceil(exp)),
+                                step=s.step, continuous_update=False, readout_format=".1e", **common)
     if s.kind == "int":
-        return W.IntSlider(value=value, min=int(s.lo), max=int(s.hi), step=int(s.step), continuous_update=False,
-                           **common)
+        return W.IntSlider(value=value, min=min(int(s.lo), value), max=max(int(s.hi), value), step=int(s.step),
+                           continuous_update=False, **common)
     options = tuple(s.options)
     if value not in options:
         options = tuple(sorted({*options, value}, key=str)) if s.kind == "choice" else tuple(sorted({*options, value}))
@@ -413,8 +415,9 @@ class Dashboard:
         """Start a new run from the current controls and draw its initial state."""
         self.pause()
         cfg = self.current_config()
+        # No schedule: the learning rates are the reader's to move while the run goes on.
         self.trainer = Trainer(cfg.replace(rounds=self.max_rounds, eval_every=max(self.chunk, 20),
-                                           eval_samples=2000))
+                                           eval_samples=2000, lr_decay=1.0))
         self.notify(f"{why}: a new run started" if why else "", "info")
         self.redraw()
 

@@ -62,42 +62,60 @@ class BatchedOptimizer:
             raise ValueError(f"lr={value!r} is not allowed: a finite number > 0")
         self._lr = value
 
-    def _apply(self, p: torch.Tensor, direction: torch.Tensor, scale: float) -> None:
-        """p -= lr * scale * direction, with lr per run where it is a tensor."""
-        scale = scale * self.scale
-        if isinstance(self._lr, torch.Tensor):
-            p.sub_(direction * (self._lr_views[p.ndim] * scale))
-        else:
-            p.add_(direction, alpha=-self._lr * scale)
-
     @torch.no_grad()
     def step(self, grads: Sequence[torch.Tensor]) -> None:
-        """Apply one update from `grads` (same order as the parameters)."""
+        """Apply one update from `grads` (same order as the parameters).
+
+        A handful of foreach (multi-tensor) calls per step instead of a loop over parameters:
+        with networks this small, the number of operator calls, not arithmetic, sets the cost.
+        """
+        grads = list(grads)
         self.t += 1
+        per_run = isinstance(self._lr, torch.Tensor)
         if self.kind == "adam":
             bc1 = 1 - self.beta1**self.t
             bc2_sqrt = math.sqrt(1 - self.beta2**self.t)
-            for p, g, m, v in zip(self.params, grads, self.exp_avg, self.exp_avg_sq):
-                m.lerp_(g, 1 - self.beta1)
-                v.mul_(self.beta2).addcmul_(g, g, value=1 - self.beta2)
-                denom = (v.sqrt() / bc2_sqrt).add_(self.eps)
-                self._apply(p, m / denom, 1 / bc1)
+            if not per_run:
+                # One fused kernel per tensor; steps are kept by us, so pass the count explicitly.
+                steps = [torch.tensor(float(self.t)) for _ in self.params[:1]] * len(self.params)
+                torch._fused_adam_(self.params, grads, self.exp_avg, self.exp_avg_sq, [], steps,
+                                   lr=self._lr * self.scale, beta1=self.beta1, beta2=self.beta2, weight_decay=0.0,
+                                   eps=self.eps, amsgrad=False, maximize=False)
+                return
+            torch._foreach_lerp_(self.exp_avg, grads, 1 - self.beta1)
+            torch._foreach_mul_(self.exp_avg_sq, self.beta2)
+            torch._foreach_addcmul_(self.exp_avg_sq, grads, grads, 1 - self.beta2)
+            denom = torch._foreach_sqrt(self.exp_avg_sq)
+            torch._foreach_div_(denom, bc2_sqrt)
+            torch._foreach_add_(denom, self.eps)
+            directions = torch._foreach_div(self.exp_avg, denom)
+            scale = 1 / bc1
         elif self.kind == "rmsprop":
-            for i, (p, g, v) in enumerate(zip(self.params, grads, self.exp_avg_sq)):
-                v.mul_(self.beta2).addcmul_(g, g, value=1 - self.beta2)
-                avg = v.sqrt().add_(self.eps)
-                if self.buf:
-                    self.buf[i].mul_(self.momentum).addcdiv_(g, avg)
-                    self._apply(p, self.buf[i], 1.0)
-                else:
-                    self._apply(p, g / avg, 1.0)
+            torch._foreach_mul_(self.exp_avg_sq, self.beta2)
+            torch._foreach_addcmul_(self.exp_avg_sq, grads, grads, 1 - self.beta2)
+            avg = torch._foreach_sqrt(self.exp_avg_sq)
+            torch._foreach_add_(avg, self.eps)
+            if self.buf:
+                torch._foreach_mul_(self.buf, self.momentum)
+                torch._foreach_addcdiv_(self.buf, grads, avg)
+                directions = self.buf
+            else:
+                directions = torch._foreach_div(grads, avg)
+            scale = 1.0
         else:
-            for i, (p, g) in enumerate(zip(self.params, grads)):
-                if self.buf:
-                    self.buf[i].mul_(self.momentum).add_(g)
-                    self._apply(p, self.buf[i], 1.0)
-                else:
-                    self._apply(p, g, 1.0)
+            if self.buf:
+                torch._foreach_mul_(self.buf, self.momentum)
+                torch._foreach_add_(self.buf, grads)
+                directions = self.buf
+            else:
+                directions = grads
+            scale = 1.0
+        scale *= self.scale
+        if per_run:
+            for p, d in zip(self.params, directions):
+                p.sub_(d * (self._lr_views[p.ndim] * scale))
+        else:
+            torch._foreach_add_(self.params, directions, alpha=-self._lr * scale)
 
 
 __all__ = ["BatchedOptimizer", "KINDS"]

@@ -42,6 +42,7 @@ class BatchedOptimizer:
         self.exp_avg = zeros if kind == "adam" else []
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params] if kind in ("adam", "rmsprop") else []
         self.buf = [torch.zeros_like(p) for p in self.params] if kind != "adam" and momentum > 0 else []
+        self._step_t = torch.zeros((), dtype=torch.float32, device=self.params[0].device)
 
     @property
     def lr(self) -> float | torch.Tensor:
@@ -76,9 +77,11 @@ class BatchedOptimizer:
             bc1 = 1 - self.beta1**self.t
             bc2_sqrt = math.sqrt(1 - self.beta2**self.t)
             if not per_run:
-                # One fused kernel per tensor; steps are kept by us, so pass the count explicitly.
-                steps = [torch.tensor(float(self.t)) for _ in self.params[:1]] * len(self.params)
-                torch._fused_adam_(self.params, grads, self.exp_avg, self.exp_avg_sq, [], steps,
+                # One fused kernel per tensor. It reads the step count from a tensor (on the
+                # parameters' device), kept across steps rather than allocated each time.
+                self._step_t.fill_(float(self.t))
+                torch._fused_adam_(self.params, grads, self.exp_avg, self.exp_avg_sq, [],
+                                   [self._step_t] * len(self.params),
                                    lr=self._lr * self.scale, beta1=self.beta1, beta2=self.beta2, weight_decay=0.0,
                                    eps=self.eps, amsgrad=False, maximize=False)
                 return

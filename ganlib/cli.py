@@ -136,7 +136,8 @@ def _parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
         if name not in fields and name != "lr":
             raise ValueError(f"--grid {item!r}: unknown field {name!r}")
         kind = float if name == "lr" else type(fields[name].default)
-        if kind in (tuple, bool):
+        if kind in (tuple, bool) or name in ("seeds", "seed"):
+            # Every cell trains the same config.seeds seeds, so seeds are not an axis.
             raise ValueError(f"--grid {item!r}: {name} cannot be swept")
         try:
             grid[name] = [kind(v) for v in values.split(",") if v.strip()]
@@ -152,6 +153,8 @@ def sweep(config: Config, grid: dict[str, list[Any]]) -> dict[str, Any]:
 
     Returns the cells with success rate and median W1, and the throughput in runs x rounds per second.
     """
+    if {"seed", "seeds"} & set(grid):
+        raise ValueError("seed and seeds cannot be swept: every cell trains the same config.seeds seeds")
     batched = {k: v for k, v in grid.items() if k in BATCHED_SWEEP_FIELDS}
     looped = {k: v for k, v in grid.items() if k not in BATCHED_SWEEP_FIELDS}
     k_seeds = config.seeds
@@ -192,7 +195,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     print("  ".join(f"{k:>10}" for k in keys) + f"  {'success':>8}  {'median W1':>9}")
     for cell in out["cells"]:
         mw = cell["median_w1"]
-        print("  ".join(f"{cell[k]:>10g}" for k in keys)
+        print("  ".join(f"{cell[k]:>10g}" if isinstance(cell[k], (int, float)) else f"{cell[k]:>10}" for k in keys)
               + f"  {cell['success_rate']:>8.2f}  {(_fmt(mw) if mw is not None else 'nan'):>9}")
     print(f"{out['runs_x_rounds_per_second']:.0f} runs x rounds per second ({out['seconds']:.1f} s)")
     if args.json:

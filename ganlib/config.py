@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,7 +158,7 @@ class Config:
         _check_int("eval_samples", self.eval_samples, 100, 1_000_000)
         _check_int("seed", self.seed, 0, 2**62)
         _check_int("seeds", self.seeds, 1, MAX_SEEDS)
-        if not isinstance(self.device, str) or not (self.device == "cpu" or self.device.startswith("cuda")):
+        if not isinstance(self.device, str) or not re.fullmatch(r"cpu|cuda(:\d+)?", self.device):
             _fail("device", self.device, "'cpu', 'cuda' or 'cuda:N'")
         _check_choice("dtype", self.dtype, DTYPES)
         if self.features not in ("value", "batch", "sorted") and self.batch_size < 3:

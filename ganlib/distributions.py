@@ -142,7 +142,7 @@ class Uniform(Distribution):
 
     def _pdf(self, x: torch.Tensor) -> torch.Tensor:
         inside = (x >= self.low) & (x <= self.high)
-        return torch.where(inside, 1.0 / (self.high - self.low), 0.0).to(torch.float64)
+        return inside.to(x.dtype) / (self.high - self.low)
 
     def _cdf(self, x: torch.Tensor) -> torch.Tensor:
         return ((x - self.low) / (self.high - self.low)).clamp(0.0, 1.0)

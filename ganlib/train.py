@@ -319,14 +319,18 @@ class Trainer:
         for k in range(self.k):
             if self.diverged_at[k] is not None:
                 continue
+            # The earliest non-finite loss of either net names the round and the culprit.
+            first = None
             for name in ("d_loss", "g_loss"):
                 bad = np.flatnonzero(~np.isfinite(arrays[name][k]))
-                if bad.size:
-                    r = self.round + int(bad[0]) + 1
-                    what = "D" if name == "d_loss" else "G"
-                    self.diverged_at[k] = r
-                    self.diverged_reason[k] = f"{what} loss became {arrays[name][k, bad[0]]} at round {r}"
-                    break
+                if bad.size and (first is None or bad[0] < first[1]):
+                    first = (name, int(bad[0]))
+            if first is not None:
+                name, i = first
+                r = self.round + i + 1
+                what = "D" if name == "d_loss" else "G"
+                self.diverged_at[k] = r
+                self.diverged_reason[k] = f"{what} loss became {arrays[name][k, i]} at round {r}"
             if self.diverged_at[k] is None and not params_ok_np[k]:
                 r = self.round + n
                 self.diverged_at[k] = r

@@ -85,7 +85,9 @@ def test_bad_value_raises_valueerror_naming_field_and_value(field, value, text):
 def test_moment_features_need_a_batch_of_three():
     # Batches of 2 are fine for a D that sees raw values, not for one that sees a spread.
     assert Config(features="sorted", batch_size=2).batch_size == 2
-    for features in ("meanstd", "moments", "batch+moments", "diffs"):
+    spread = [f for f in cfg.FEATURES if f not in ("value", "batch", "sorted")]
+    assert {"meanstd", "moments", "batch+moments", "diffs"} <= set(spread)
+    for features in spread:
         with pytest.raises(ValueError, match=re.escape("batch_size=2")):
             Config(features=features, batch_size=2)
         assert Config(features=features, batch_size=3).batch_size == 3
@@ -183,3 +185,9 @@ def test_choice_lists_match_the_modules_that_implement_them():
     assert set(cfg.FEATURES) == set(FEATURE_MAPS)
     assert set(cfg.ACTIVATIONS) == set(ACTIVATION_FNS)
     assert set(cfg.OPTIMIZERS) == set(KINDS)
+
+
+@pytest.mark.parametrize("device", ["cuda:abc", "cudafoo", "cuda:"])
+def test_device_must_be_cpu_cuda_or_cuda_n(device):
+    with pytest.raises(ValueError, match=re.escape(f"device={device!r}")):
+        Config(device=device)

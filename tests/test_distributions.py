@@ -41,8 +41,6 @@ def test_uniform_pdf_is_flat_on_its_support_and_zero_outside(mean, std, oracle):
     assert np.all(d.pdf(outside) == 0.0)
 
 
-@pytest.mark.xfail(strict=True, reason="Uniform._pdf builds its constant with torch.where(bool, float, float), "
-                   "which is float32, then casts: the density is off by ~1e-8 relative")
 def test_uniform_pdf_has_float64_precision(oracle):
     x = np.array([3.0, 4.0, 5.0])
     np.testing.assert_allclose(make_target("uniform", 4.0, 1.25).pdf(x), oracle("uniform", 4.0, 1.25).pdf(x),

@@ -1,0 +1,155 @@
+"""ganlib.models.StackedMLP: shapes, run independence, equality with torch.nn, initialisation, select()."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from ganlib.models import ACTIVATION_FNS, StackedMLP
+
+
+def gens(*seeds):
+    return [torch.Generator().manual_seed(s) for s in seeds]
+
+
+def test_shapes():
+    net = StackedMLP([3, 5, 4, 2], ["elu", "tanh"], gens(1, 2, 3, 4))
+    assert net.k == 4 and net.sizes == (3, 5, 4, 2)
+    assert [tuple(p.shape) for p in net.params] == [(4, 3, 5), (4, 1, 5), (4, 5, 4), (4, 1, 4), (4, 4, 2),
+                                                    (4, 1, 2)]
+    assert [tuple(w.shape) for w in net.weights] == [(4, 3, 5), (4, 5, 4), (4, 4, 2)]
+    assert all(p.requires_grad and p.dtype == torch.float32 for p in net.params)
+    out = net(torch.randn(4, 7, 3))
+    assert out.shape == (4, 7, 2)
+
+
+def test_run_k_equals_a_stack_of_only_its_seed():
+    seeds = (11, 12, 13)
+    stack = StackedMLP([2, 6, 6, 1], ["elu", "sigmoid"], gens(*seeds), torch.float64)
+    x = torch.randn(3, 9, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    out = stack(x)
+    for k, s in enumerate(seeds):
+        alone = StackedMLP([2, 6, 6, 1], ["elu", "sigmoid"], gens(s), torch.float64)
+        for p, q in zip(stack.params, alone.params):
+            assert torch.equal(p[k], q[0])
+        np.testing.assert_allclose(out[k].detach().numpy(), alone(x[k : k + 1])[0].detach().numpy(), rtol=0,
+                                   atol=1e-12)
+
+
+def test_runs_do_not_mix_in_forward_or_backward():
+    net = StackedMLP([2, 6, 1], ["tanh"], gens(1, 2, 3), torch.float64)
+    x = torch.randn(3, 5, 2, dtype=torch.float64)
+    y = x.clone()
+    y[0] += 10.0
+    out_x, out_y = net(x), net(y)
+    assert torch.equal(out_x[1:], out_y[1:]) and not torch.equal(out_x[0], out_y[0])
+    # A loss of run 1 only gives gradients to run 1 only.
+    grads = torch.autograd.grad(out_x[1].sum(), net.params)
+    for g in grads:
+        assert torch.all(g[0] == 0) and torch.all(g[2] == 0) and torch.any(g[1] != 0)
+
+
+ACT_MODULES = {
+    "elu": torch.nn.ELU,
+    "relu": torch.nn.ReLU,
+    "leaky_relu": lambda: torch.nn.LeakyReLU(0.2),
+    "sigmoid": torch.nn.Sigmoid,
+    "tanh": torch.nn.Tanh,
+    "identity": torch.nn.Identity,
+}
+
+
+def sequential_of(net: StackedMLP, k: int) -> torch.nn.Sequential:
+    """Run k of `net` as torch.nn layers (nn.Linear stores weight as (out, in): transposed)."""
+    layers = []
+    for i, (fan_in, fan_out) in enumerate(zip(net.sizes[:-1], net.sizes[1:])):
+        lin = torch.nn.Linear(fan_in, fan_out, dtype=net.params[0].dtype)
+        with torch.no_grad():
+            lin.weight.copy_(net.params[2 * i][k].T)
+            lin.bias.copy_(net.params[2 * i + 1][k, 0])
+        layers.append(lin)
+        if i < len(net.sizes) - 2:
+            layers.append(ACT_MODULES[net.activation_names[i]]())
+    return torch.nn.Sequential(*layers)
+
+
+@pytest.mark.parametrize(("dtype", "tol"), [(torch.float32, 1e-6), (torch.float64, 1e-12)])
+@pytest.mark.parametrize("act", sorted(ACT_MODULES))
+def test_equals_torch_nn_sequential(act, dtype, tol):
+    assert set(ACT_MODULES) == set(ACTIVATION_FNS)
+    net = StackedMLP([3, 10, 10, 2], [act, act], gens(4, 5), dtype)
+    x = torch.randn(2, 20, 3, dtype=dtype, generator=torch.Generator().manual_seed(1))
+    out = net(x)
+    for k in range(2):
+        want = sequential_of(net, k)(x[k])
+        np.testing.assert_allclose(out[k].detach().numpy(), want.detach().numpy(), rtol=0, atol=tol)
+
+
+def test_equals_a_hand_forward_pass(numpy_mlp):
+    net = StackedMLP([2, 7, 5, 3], ["leaky_relu", "elu"], gens(8, 9), torch.float64)
+    x = np.random.default_rng(0).normal(size=(2, 11, 2))
+    out = net(torch.from_numpy(x)).detach().numpy()
+    for k in range(2):
+        np.testing.assert_allclose(out[k], numpy_mlp(net.params, net.activation_names, x[k], k), rtol=1e-13,
+                                   atol=1e-13)
+
+
+def test_init_within_nn_linear_bounds():
+    net = StackedMLP([3, 50, 20, 1], ["elu", "elu"], gens(*range(4)))
+    for w, b in zip(net.params[0::2], net.params[1::2]):
+        bound = 1 / math.sqrt(w.shape[1])
+        assert w.abs().max() <= bound and b.abs().max() <= bound
+        # Nor squeezed into part of the range: each layer has >= 80 draws, all below 0.9 bound w.p. 0.9**80 = 2e-4.
+        assert w.abs().max() > 0.9 * bound
+
+
+def test_init_is_uniform_over_the_bound():
+    net = StackedMLP([100, 400, 1], ["relu"], gens(3))
+    w = net.params[0].detach().double().numpy().ravel()
+    bound = 1 / math.sqrt(100)
+    # KS of n = 40000 draws: 99.9% quantile ~1.95/sqrt(n) = 0.00975.
+    assert stats.kstest(w, stats.uniform(-bound, 2 * bound).cdf).statistic < 1.95 / math.sqrt(w.size)
+
+
+def test_init_is_reproducible_and_dtype_independent():
+    a = StackedMLP([2, 8, 1], ["elu"], gens(7, 8), torch.float32)
+    b = StackedMLP([2, 8, 1], ["elu"], gens(7, 8), torch.float64)
+    c = StackedMLP([2, 8, 1], ["elu"], gens(7, 9), torch.float32)
+    for p, q, r in zip(a.params, b.params, c.params):
+        assert torch.equal(p, q.to(torch.float32))
+        assert torch.equal(p[0], r[0]) and not torch.equal(p[1], r[1])
+
+
+def test_state_is_a_detached_copy():
+    net = StackedMLP([1, 4, 1], ["elu"], gens(0))
+    st = net.state()
+    assert all(not s.requires_grad for s in st)
+    with torch.no_grad():
+        net.params[0].add_(1.0)
+    assert not torch.equal(st[0], net.params[0])
+
+
+def test_select():
+    net = StackedMLP([2, 6, 1], ["tanh"], gens(10, 11, 12), torch.float64)
+    x = torch.randn(3, 4, 2, dtype=torch.float64)
+    sub = net.select([2, 0])
+    assert sub.k == 2 and sub.sizes == net.sizes and sub.activation_names == net.activation_names
+    for p, q in zip(net.params, sub.params):
+        assert torch.equal(q, p.detach()[[2, 0]])
+    assert torch.equal(sub(x[[2, 0]]), net(x)[[2, 0]].detach())
+    with torch.no_grad():
+        sub.params[0].fill_(0.0)
+    assert net.params[0].abs().sum() > 0
+    same = net.select(torch.tensor([1]))
+    assert torch.equal(same.params[0][0], net.params[0][1].detach())
+
+
+def test_bad_arguments_raise():
+    with pytest.raises(ValueError, match="2 hidden layers need as many activations, got 1"):
+        StackedMLP([1, 4, 4, 1], ["elu"], gens(0))
+    with pytest.raises(ValueError, match="activation='swish'"):
+        StackedMLP([1, 4, 1], ["swish"], gens(0))

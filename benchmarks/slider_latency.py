@@ -75,6 +75,7 @@ def main() -> None:
     p.add_argument("--json")
     args = p.parse_args()
     os.environ["IPYKERNEL_CELL_NAME"] = "<IPY-INPUT>"
+    os.environ["OMP_NUM_THREADS"] = "1"  # as lab.sh runs the course
     paths = args.paths or sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "notebooks", "[0-9]*.ipynb")))
     report = {}
     print(f"{'notebook':34} {'widget':9} {'control':9} {'n':>3} {'first redraw s (median)':>24} "

@@ -126,6 +126,10 @@ def test_notebook_01_runs_and_its_sliders_redraw_in_chromium(chromium_path: str,
         assert "IntSlider(" not in text and "FloatLogSlider(" not in text
         assert page.locator(".jp-OutputArea .widget-slider").count() >= 3
         assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
+        # Dismiss JupyterLab's "get notified about news?" toast so it does not cover the figures.
+        no_news = page.locator(".jp-toast-button:has-text('No'), .Toastify__toast button:has-text('No')")
+        if no_news.count():
+            no_news.first.click()
         page.screenshot(path=str(ARTIFACTS / "browser_notebook01_ran.png"))
 
         # Move the first panel's seed slider through its editable readout and wait for a redraw.

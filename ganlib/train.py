@@ -85,7 +85,12 @@ class History:
 
     @property
     def w1_estimate(self) -> np.ndarray:
-        """mean D(real) - mean D(fake) per round: for WGAN, the critic's estimate of W1."""
+        """mean D(real) - mean D(fake) per round: for WGAN, the critic's estimate of W1.
+
+        D works in standardised units when the config has `normalize=True`: multiply by the
+        target's std to compare with W1 in target units (and with clipping the critic is only
+        K-Lipschitz for an unknown K, so the estimate is proportional to W1 at best).
+        """
         return self.d_real - self.d_fake
 
 

@@ -25,6 +25,8 @@ DTYPES = ("float32", "float64")
 
 # Upper bounds keep a slider or a typo from asking for hours of training or gigabytes of memory.
 MAX_SEEDS = 4096
+# Largest first seed: 32 bits, as numpy and most tools accept.
+MAX_SEED = 2**32 - 1
 MAX_WIDTH = 4096
 MAX_BATCH = 100_000
 MAX_ROUNDS = 10_000_000
@@ -156,7 +158,7 @@ class Config:
         _check_int("rounds", self.rounds, 0, MAX_ROUNDS)
         _check_int("eval_every", self.eval_every, 1, MAX_ROUNDS)
         _check_int("eval_samples", self.eval_samples, 100, 1_000_000)
-        _check_int("seed", self.seed, 0, 2**62)
+        _check_int("seed", self.seed, 0, MAX_SEED)
         _check_int("seeds", self.seeds, 1, MAX_SEEDS)
         if not isinstance(self.device, str) or not re.fullmatch(r"cpu|cuda(:\d+)?", self.device):
             _fail("device", self.device, "'cpu', 'cuda' or 'cuda:N'")

@@ -2,9 +2,12 @@
 
 One round is `d_steps` updates of D (on fresh real data and on G's output, detached so that D's
 loss does not train G) followed by `g_steps` updates of G through D (only G's parameters are
-stepped, so D does not learn from G's "real" labels). Run k draws everything it uses, its initial
-weights and every batch, from its own generator seeded `seed + k`, so the numbers of a run do
-not depend on how many runs train beside it, nor on how rounds are split into calls.
+stepped, so D does not learn from G's "real" labels). Run k (seed `seed + k`) draws from five
+streams of its own: G's initial weights, D's initial weights, the training batches (real data and
+noise), the evaluation noise and the sampling noise. So the numbers of a run do not depend on how
+many runs train beside it, nor on how rounds are split into calls; and two configs that differ
+only in what D sees (or D's widths) give G the same start and the same batches on the same seed,
+which makes comparisons between them fair (common random numbers).
 
 Randomness is drawn once per chunk of rounds (one call per run), losses stay on the device until
 the chunk ends, and NaN/inf is checked once per chunk: a run that meets it is marked diverged
@@ -21,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ganlib.config import Config
+from ganlib.config import MAX_SEED, MAX_SEEDS, Config
 from ganlib.distributions import Distribution, make_noise, make_target
 from ganlib.features import FeatureMap, get_feature_map
 from ganlib.losses import (
@@ -41,9 +44,16 @@ LIVE_FIELDS = ("d_lr", "g_lr", "d_steps", "g_steps", "clip", "gp_weight")
 # Upper bound on uniforms drawn per chunk across runs (about 64 MB in float64).
 _MAX_CHUNK_NUMBERS = 8_000_000
 _MAX_CHUNK_ROUNDS = 200
-# Offsets that give each run's evaluation and sampling noise a stream of its own.
-_EVAL_SEED_OFFSET = 2**62
-_SAMPLE_SEED_OFFSET = 2**62 + 2**61
+# Each run's random streams, seeded `seed + index * _STREAM_STRIDE`; the stride exceeds any run
+# seed (at most MAX_SEED + MAX_SEEDS), so no two streams of any two runs share a seed.
+_STREAMS = ("g_init", "d_init", "data", "eval", "sample")
+_STREAM_STRIDE = 2**40
+
+
+def _stream_generators(seeds: list[int], stream: str) -> list[torch.Generator]:
+    """One CPU generator per run for the named stream."""
+    offset = _STREAMS.index(stream) * _STREAM_STRIDE
+    return [torch.Generator().manual_seed(s + offset) for s in seeds]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -147,15 +157,17 @@ class Trainer:
         # G and D work in standardised units when `normalize`; samples shown to the user are not.
         self.loc, self.scale = (self.target.mean, self.target.std) if c.normalize else (0.0, 1.0)
         self.seeds = [c.seed + i for i in range(c.seeds)] if run_seeds is None else [int(s) for s in run_seeds]
-        if len(self.seeds) != c.seeds or any(s < 0 for s in self.seeds):
-            raise ValueError(f"run_seeds needs {c.seeds} non-negative seeds, got {run_seeds!r}")
+        if len(self.seeds) != c.seeds or any(not 0 <= s <= MAX_SEED + MAX_SEEDS for s in self.seeds):
+            raise ValueError(f"run_seeds needs {c.seeds} seeds in [0, {MAX_SEED + MAX_SEEDS}], got {run_seeds!r}")
         self.k = c.seeds
-        self._gens = [torch.Generator().manual_seed(s) for s in self.seeds]
+        self._data_gens = _stream_generators(self.seeds, "data")
         self.features: FeatureMap = get_feature_map(c.features)
         s = c.batch_size
         g_out = 1 if c.generator == "per_value" else s
-        self.G = StackedMLP([c.noise_dim, *c.g_hidden, g_out], c.g_activations, self._gens, self.dtype, self.device)
-        self.D = StackedMLP([self.features.size(s), *c.d_hidden, 1], c.d_activations, self._gens,
+        self.G = StackedMLP([c.noise_dim, *c.g_hidden, g_out], c.g_activations,
+                            _stream_generators(self.seeds, "g_init"), self.dtype, self.device)
+        self.D = StackedMLP([self.features.size(s), *c.d_hidden, 1], c.d_activations,
+                            _stream_generators(self.seeds, "d_init"),
                             self.dtype, self.device)
         self.opt_d = BatchedOptimizer(self.D.params, c.d_optimizer, c.d_lr if d_lr is None else d_lr,
                                       c.d_beta1, c.d_beta2, c.d_momentum)
@@ -165,7 +177,7 @@ class Trainer:
         self.diverged_at: list[int | None] = [None] * self.k
         self.diverged_reason: list[str | None] = [None] * self.k
         self._buf = _HistoryBuffer(self.k)
-        eval_gens = [torch.Generator().manual_seed(sd + _EVAL_SEED_OFFSET) for sd in self.seeds]
+        eval_gens = _stream_generators(self.seeds, "eval")
         self._z_eval = self._draw_noise(self._n_vectors(c.eval_samples), eval_gens)
         self._record_eval()
 
@@ -199,7 +211,7 @@ class Trainer:
         """All random inputs of the next n rounds, one generator call per run."""
         c, lay = self.config, self._layout()
         k, m, s = self.k, c.sets, c.batch_size
-        u = torch.stack([torch.rand(n * lay["per_round"], generator=g, dtype=torch.float64) for g in self._gens])
+        u = torch.stack([torch.rand(n * lay["per_round"], generator=g, dtype=torch.float64) for g in self._data_gens])
         u = u.view(k, n, lay["per_round"])
         d_part = u[:, :, : c.d_steps * lay["d_block"]].reshape(k, n, c.d_steps, lay["d_block"])
         g_part = u[:, :, c.d_steps * lay["d_block"]:].reshape(k, n, c.g_steps, lay["z"])
@@ -367,7 +379,7 @@ class Trainer:
         The noise comes from each run's own sampling stream, so the same trained runs always give
         the same samples.
         """
-        gens = [torch.Generator().manual_seed(s + _SAMPLE_SEED_OFFSET) for s in self.seeds]
+        gens = _stream_generators(self.seeds, "sample")
         z = self._draw_noise(self._n_vectors(n), gens)
         return self._to_user(self._generate_many(z, n)).cpu().numpy()
 

@@ -43,6 +43,7 @@ BAD = [
     ("seeds", -3, "seeds=-3"),
     ("seeds", cfg.MAX_SEEDS + 1, f"seeds={cfg.MAX_SEEDS + 1}"),
     ("seed", -1, "seed=-1"),
+    ("seed", cfg.MAX_SEED + 1, f"seed={cfg.MAX_SEED + 1}"),
     ("rounds", -1, "rounds=-1"),
     ("eval_every", 0, "eval_every=0"),
     ("eval_samples", 99, "eval_samples=99"),
@@ -95,9 +96,9 @@ def test_moment_features_need_a_batch_of_three():
 
 def test_boundary_values_are_accepted():
     c = Config(target_std=1e-6, d_lr=10.0, g_lr=1e-12, batch_size=2, seeds=1, rounds=0, d_beta1=0.0,
-               d_momentum=0.999, lr_decay=1.0, seed=2**62, device="cuda:1", target_mean=-1e6,
+               d_momentum=0.999, lr_decay=1.0, seed=2**32 - 1, device="cuda:1", target_mean=-1e6,
                d_hidden=(1,), d_activations=("relu",))
-    assert (c.target_std, c.d_lr, c.batch_size, c.rounds, c.seed, c.device) == (1e-6, 10.0, 2, 0, 2**62, "cuda:1")
+    assert (c.target_std, c.d_lr, c.batch_size, c.rounds, c.seed, c.device) == (1e-6, 10.0, 2, 0, 2**32 - 1, "cuda:1")
 
 
 def test_mismatched_layers_pass_when_activations_follow():

@@ -86,10 +86,27 @@ def test_run_seeds_choose_each_runs_stream(tiny):
     assert_run_equal(tr, 2, Trainer(c.replace(seeds=1, seed=2)).step(40), 0, atol=1e-10)
 
 
-@pytest.mark.parametrize("seeds", [[1, 2], [1, 2, 3, 4], [0, -1, 2]])
+@pytest.mark.parametrize("seeds", [[1, 2], [1, 2, 3, 4], [0, -1, 2], [0, 2**33, 1]])
 def test_run_seeds_are_validated(seeds, tiny):
-    with pytest.raises(ValueError, match="run_seeds needs 3 non-negative seeds"):
+    with pytest.raises(ValueError, match=r"run_seeds needs 3 seeds in \[0, "):
         Trainer(tiny(), run_seeds=seeds)
+
+
+@pytest.mark.parametrize("other", [dict(features="value"),
+                                   dict(features="meanstd", d_hidden=(7,), d_activations=("tanh",)),
+                                   dict(d_lr=0.5, d_activations=("relu", "relu"))])
+def test_configs_that_differ_only_in_d_share_g_and_the_batches(other, tiny):
+    # Common random numbers: a comparison of D inputs gives every contender the same G start and data.
+    a, b = Trainer(tiny(features="sorted")), Trainer(tiny(**other))
+    for p, q in zip(a.G.params, b.G.params):
+        assert torch.equal(p, q)
+    ca, cb = a._draw_chunk(3), b._draw_chunk(3)
+    assert set(ca) == set(cb)
+    for name in ca:
+        assert torch.equal(ca[name], cb[name]), name
+    assert torch.equal(a._z_eval, b._z_eval)
+    # ...while D's first layer, drawn from its own stream, differs in values (and maybe shape).
+    assert not (a.D.params[0].shape == b.D.params[0].shape and torch.equal(a.D.params[0], b.D.params[0]))
 
 
 def test_per_run_learning_rates_equal_separate_runs(tiny):

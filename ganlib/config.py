@@ -19,6 +19,8 @@ GENERATORS = ("per_value", "whole_sample")
 FEATURES = ("value", "batch", "sorted", "diffs", "meanstd", "moments", "batch+moments", "sorted+meanstd")
 LOSSES = ("bce", "wgan", "wgan-gp")
 G_OBJECTIVES = ("non-saturating", "minimax")
+# WGAN-GP charges (|slope| - 1)^2 on both sides (Gulrajani et al.) or only slopes above 1 (Petzka et al.).
+GP_SIDES = ("two-sided", "one-sided")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 ACTIVATIONS = ("elu", "relu", "leaky_relu", "sigmoid", "tanh", "identity")
 DTYPES = ("float32", "float64")
@@ -99,6 +101,7 @@ class Config:
     g_objective: str = "non-saturating"
     clip: float = 0.01
     gp_weight: float = 10.0
+    gp_side: str = "two-sided"
     # Optimizers; beta2 is RMSProp's smoothing constant (torch's alpha) when it is RMSProp.
     d_optimizer: str = "adam"
     d_lr: float = 2e-3
@@ -145,6 +148,7 @@ class Config:
         _check_choice("g_objective", self.g_objective, G_OBJECTIVES)
         _check_float("clip", self.clip, 0.0, 100.0, lo_open=True)
         _check_float("gp_weight", self.gp_weight, 0.0, 1e4, lo_open=True)
+        _check_choice("gp_side", self.gp_side, GP_SIDES)
         for net in ("d", "g"):
             _check_choice(f"{net}_optimizer", getattr(self, f"{net}_optimizer"), OPTIMIZERS)
             _check_float(f"{net}_lr", getattr(self, f"{net}_lr"), 0.0, 10.0, lo_open=True)
@@ -250,4 +254,4 @@ def preset(name: str, **overrides: Any) -> Config:
 
 
 __all__ = ["Config", "PRESETS", "preset", "TARGETS", "NOISES", "FEATURES", "LOSSES", "OPTIMIZERS",
-           "ACTIVATIONS", "GENERATORS", "G_OBJECTIVES", "DTYPES"]
+           "ACTIVATIONS", "GENERATORS", "G_OBJECTIVES", "GP_SIDES", "DTYPES"]

@@ -52,18 +52,26 @@ def clip_weights_(critic: StackedMLP, c: float) -> None:
 
 
 def gradient_penalty(
-    critic: StackedMLP, real_inputs: torch.Tensor, fake_inputs: torch.Tensor, eps: torch.Tensor
+    critic: StackedMLP,
+    real_inputs: torch.Tensor,
+    fake_inputs: torch.Tensor,
+    eps: torch.Tensor,
+    one_sided: bool = False,
 ) -> torch.Tensor:
     """WGAN-GP: mean (||grad f(x_hat)|| - 1)^2 at x_hat = eps real + (1 - eps) fake, per run.
 
     Inputs are D's input vectors (K, N, F); eps has shape (K, N, 1) and is drawn by the caller so
     that it comes from each run's own random stream. The graph is kept so the penalty trains D.
+    `one_sided` charges only norms above 1, max(0, ||grad|| - 1)^2 (Petzka et al., 2018): the
+    Lipschitz constraint itself, without pushing flat regions of the critic to slope 1. In 1-D
+    that matters, because a slope that must change sign has to pass through 0.
     """
     x_hat = (eps * real_inputs + (1 - eps) * fake_inputs).detach().requires_grad_(True)
     scores = critic(x_hat)
     (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
     norm = torch.sqrt((grad * grad).sum(-1) + 1e-12)
-    return _mean((norm - 1.0) ** 2)
+    excess = torch.relu(norm - 1.0) if one_sided else norm - 1.0
+    return _mean(excess**2)
 
 
 __all__ = ["bce_d_loss", "bce_g_loss", "wgan_critic_loss", "wgan_g_loss", "clip_weights_", "gradient_penalty"]

@@ -252,7 +252,7 @@ class Trainer:
         else:
             loss = wgan_critic_loss(out_real, out_fake)
             if c.loss == "wgan-gp":
-                loss = loss + c.gp_weight * gradient_penalty(self.D, f_real, f_fake, eps)
+                loss = loss + c.gp_weight * gradient_penalty(self.D, f_real, f_fake, eps, c.gp_side == "one-sided")
             shown_real, shown_fake = out_real.mean((1, 2)), out_fake.mean((1, 2))
         grads = torch.autograd.grad(loss.sum(), self.D.params)
         self.opt_d.step(grads)

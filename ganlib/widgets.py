@@ -23,7 +23,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ganlib import plots
-from ganlib.config import ACTIVATIONS, FEATURES, LOSSES, NOISES, OPTIMIZERS, TARGETS, Config
+from ganlib.config import ACTIVATIONS, FEATURES, GP_SIDES, LOSSES, NOISES, OPTIMIZERS, TARGETS, Config
 from ganlib.train import LIVE_FIELDS, Trainer
 
 _STYLE = {"description_width": "110px"}
@@ -64,6 +64,7 @@ FIELD_SPECS: dict[str, FieldSpec] = {
     "width": FieldSpec("select", "hidden width", options=(2, 4, 8, 16, 32, 50, 64, 128)),
     "clip": FieldSpec("log", "clip c", -3.0, 0.0, 0.1),
     "gp_weight": FieldSpec("log", "GP weight", -1.0, 2.0, 0.1),
+    "gp_side": FieldSpec("choice", "GP side", options=GP_SIDES),
     "lr_decay": FieldSpec("log", "final lr factor", -2.0, 0.0, 0.1),
     "g_activations": FieldSpec("choice", "G activation", options=ACTIVATIONS),
     "normalize": FieldSpec("choice", "standardise", options=(True, False)),

@@ -39,6 +39,7 @@ BAD = [
     ("clip", 0.0, "clip=0.0"),
     ("clip", -0.01, "clip=-0.01"),
     ("gp_weight", 0.0, "gp_weight=0.0"),
+    ("gp_side", "both", "gp_side='both'"),
     ("seeds", 0, "seeds=0"),
     ("seeds", -3, "seeds=-3"),
     ("seeds", cfg.MAX_SEEDS + 1, f"seeds={cfg.MAX_SEEDS + 1}"),

@@ -128,6 +128,21 @@ def test_gradient_penalty_of_a_linear_critic_is_norm_minus_one_squared():
     np.testing.assert_allclose(gp.detach().numpy(), [0.0, (5 - 1) ** 2, (0.3 - 1) ** 2], rtol=1e-11, atol=1e-20)
 
 
+def test_one_sided_gradient_penalty_charges_only_slopes_above_one():
+    # Same linear critics: norms 1, 5 and 0.3. Only the 5 is charged, (5 - 1)^2.
+    critic = linear_critic([[0.6, 0.8, 0.0], [3.0, 0.0, 4.0], [0.1, 0.2, 0.2]])
+    g = torch.Generator().manual_seed(0)
+    real, fake = (torch.randn(3, 20, 3, generator=g, dtype=torch.float64) for _ in range(2))
+    eps = torch.rand(3, 20, 1, generator=g, dtype=torch.float64)
+    gp = gradient_penalty(critic, real, fake, eps, one_sided=True)
+    np.testing.assert_allclose(gp.detach().numpy(), [0.0, (5 - 1) ** 2, 0.0], rtol=1e-11, atol=1e-11)
+    # A flat critic costs nothing one-sided, 1 two-sided: the penalty that traps a 1-D critic.
+    flat = linear_critic([[0.0, 0.0, 0.0]] * 3)
+    one, two = (gradient_penalty(flat, real, fake, eps, one_sided=side).detach().numpy() for side in (True, False))
+    np.testing.assert_allclose(one, 0.0, atol=1e-11)
+    np.testing.assert_allclose(two, 1.0, rtol=1e-5)
+
+
 def test_gradient_penalty_trains_the_critic():
     critic = linear_critic([[3.0, 4.0]])
     real, fake = torch.ones(1, 4, 2, dtype=torch.float64), torch.zeros(1, 4, 2, dtype=torch.float64)
@@ -157,3 +172,5 @@ def test_gradient_penalty_of_a_nonlinear_critic_against_per_sample_gradients():
             total += (grad.norm().item() - 1) ** 2
         assert gp[r] == pytest.approx(total / n, rel=1e-10)
         assert gp[r] > 0
+    one = gradient_penalty(critic, real, fake, eps, one_sided=True).detach().numpy()
+    assert np.all(one <= gp + 1e-15)

@@ -57,3 +57,38 @@ def test_readme_opens_with_the_two_commands_and_ci_runs_the_test_one() -> None:
     assert "./test.sh" in (ROOT / ".ci" / "run").read_text()
     for script in ("lab.sh", "test.sh", ".ci/run"):
         assert (ROOT / script).stat().st_mode & 0o111, f"{script} is not executable"
+
+
+# What notebook and ganlib code may import: the standard library, the runtime dependencies (by their
+# import names), and what ships with them (IPython comes with ipywidgets and jupyterlab).
+RUNTIME_IMPORTS = {"torch", "numpy", "matplotlib", "ipywidgets", "IPython", "ganlib"}
+
+
+def _top_level_imports(source: str) -> set[str]:
+    import ast
+
+    # Notebook magics (%matplotlib inline) are not Python; drop them before parsing.
+    tree = ast.parse("\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_notebooks_and_ganlib_import_only_runtime_dependencies() -> None:
+    # A student who installs ganlib without the dev extra must be able to run every notebook:
+    # scipy, pytest and friends are test-only.
+    import json
+    import sys
+
+    sources = {p.name: p.read_text() for p in (ROOT / "ganlib").glob("*.py")}
+    for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(nb.read_text())["cells"]
+        sources[nb.name] = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    assert len(sources) > 10
+    for name, source in sources.items():
+        extra = _top_level_imports(source) - RUNTIME_IMPORTS - set(sys.stdlib_module_names) - {"__future__"}
+        assert not extra, f"{name} imports {sorted(extra)}, which is not a runtime dependency"

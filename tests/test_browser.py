@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -87,6 +88,11 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory):
         log.close()
 
 
+def _round_of(text: str) -> int:
+    """The round number of a dashboard status line such as 'round 60 (paused)'."""
+    return int(re.match(r"round (\d+)", text.strip()).group(1))
+
+
 def _image_sources(page) -> list[str]:
     return page.eval_on_selector_all(".jp-OutputArea .widget-image", "els => els.map(e => e.src)")
 
@@ -159,5 +165,21 @@ def test_notebook_01_runs_and_its_sliders_redraw_in_chromium(chromium_path: str,
         while time.time() < deadline and _image_sources(page) == before:
             page.wait_for_timeout(500)
         assert _image_sources(page) != before, "the dashboard did not redraw after Step"
+
+        # Play trains in an asyncio task between chunks: the round count must climb while the page
+        # stays responsive, and Pause must stop it. The screenshot shows a run that has spread out.
+        status = dash.locator("text=/^round \\d+/").first
+        played_from = _round_of(status.inner_text())
+        dash.locator("button:has-text('Play')").first.click()
+        page.wait_for_timeout(8000)
+        dash.locator("button:has-text('Pause')").first.click()
+        deadline = time.time() + 30
+        while time.time() < deadline and "paused" not in status.inner_text():
+            page.wait_for_timeout(250)
+        assert "paused" in status.inner_text(), f"Pause did not stop the run: {status.inner_text()!r}"
+        paused_at = _round_of(status.inner_text())
+        assert paused_at >= played_from + 100, f"Play advanced only from round {played_from} to {paused_at}"
+        page.wait_for_timeout(1500)
+        assert _round_of(status.inner_text()) == paused_at, "training went on after Pause"
         dash.screenshot(path=str(ARTIFACTS / "dashboard.png"))
         browser.close()

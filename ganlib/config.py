@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -246,6 +247,31 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+# The environment variable every notebook reads its seed from (see `course_seed`).
+SEED_VARIABLE = "GAN_COURSE_SEED"
+# Course seeds leave room above them for the runs of a notebook (seed + k for k < MAX_SEEDS).
+MAX_COURSE_SEED = MAX_SEED - MAX_SEEDS
+
+
+def course_seed(default: int = 0) -> int:
+    """The notebooks' seed: the integer in the environment variable GAN_COURSE_SEED, else `default`.
+
+    Every random thing in a notebook derives from it, so `GAN_COURSE_SEED=1000 jupyter lab` shows
+    other runs of the same experiments (the course checks its claims on several such seed blocks).
+    A value that is not a whole number from 0 to MAX_COURSE_SEED raises a one-line ValueError.
+    """
+    text = os.environ.get(SEED_VARIABLE, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value <= MAX_COURSE_SEED:
+        raise ValueError(f"{SEED_VARIABLE}={text!r} is not allowed: a whole number from 0 to {MAX_COURSE_SEED}")
+    return value
+
+
 def preset(name: str, **overrides: Any) -> Config:
     """The named preset (see `PRESETS`) with any fields overridden."""
     if name not in PRESETS:
@@ -253,5 +279,5 @@ def preset(name: str, **overrides: Any) -> Config:
     return Config(**{**PRESETS[name], **overrides})
 
 
-__all__ = ["Config", "PRESETS", "preset", "TARGETS", "NOISES", "FEATURES", "LOSSES", "OPTIMIZERS",
-           "ACTIVATIONS", "GENERATORS", "G_OBJECTIVES", "GP_SIDES", "DTYPES"]
+__all__ = ["Config", "PRESETS", "preset", "course_seed", "SEED_VARIABLE", "TARGETS", "NOISES", "FEATURES",
+           "LOSSES", "OPTIMIZERS", "ACTIVATIONS", "GENERATORS", "G_OBJECTIVES", "GP_SIDES", "DTYPES"]

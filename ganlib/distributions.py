@@ -252,11 +252,18 @@ def make_noise(name: str) -> Distribution:
     raise ValueError(f"noise={name!r} is not allowed: choose one of uniform, normal")
 
 
-def ideal_generator(target: Distribution, noise: Distribution, z: Array) -> Array:
-    """The map G*(z) = F_target^-1(F_noise(z)) that pushes the noise exactly onto the target."""
+def ideal_generator(target: Distribution, noise: Distribution, z: Array, *, decreasing: bool = False) -> Array:
+    """The map G*(z) = F_target^-1(F_noise(z)) that pushes the noise exactly onto the target.
+
+    With `decreasing=True`, the mirror map F_target^-1(1 - F_noise(z)): 1 - F_noise(Z) is uniform
+    too, so it pushes the noise onto the target just as exactly. These are the only two monotone
+    maps that do; a GAN may learn either.
+    """
     t, was = _to_tensor(z)
-    p = noise._cdf(t.double()).clamp(_U_MIN, 1 - 2.0**-53)
-    return _back(target._icdf(p), was)
+    p = noise._cdf(t.double())
+    if decreasing:
+        p = 1.0 - p
+    return _back(target._icdf(p.clamp(_U_MIN, 1 - 2.0**-53)), was)
 
 
 __all__ = ["Distribution", "Normal", "Uniform", "Laplace", "Mixture", "make_target", "make_noise",

@@ -113,12 +113,20 @@ def plot_ideal_map(
     *,
     ax: Axes | None = None,
     labels: Sequence[str] | None = None,
+    both: bool = True,
 ) -> Figure:
-    """The ideal generator G*(z) = F_target^-1(F_noise(z)) and, optionally, learned maps z -> G(z)."""
+    """The ideal generator G*(z) = F_target^-1(F_noise(z)) and, optionally, learned maps z -> G(z).
+
+    With `both` (the default) the mirror map F_target^-1(1 - F_noise(z)) is drawn too, dashed: it
+    pushes the noise onto the target just as exactly, and a GAN learns either one.
+    """
     fig, ax = _ax_or_new(ax)
     if z is None:
         z = _noise_grid(noise)
-    ax.plot(z, ideal_generator(target, noise, z), color=COLORS["ideal"], lw=2.5, label="ideal G*(z)")
+    ax.plot(z, ideal_generator(target, noise, z), color=COLORS["ideal"], lw=2.5, label="ideal G*(z), increasing")
+    if both:
+        ax.plot(z, ideal_generator(target, noise, z, decreasing=True), color=COLORS["ideal"], lw=1.8, ls="--",
+                label="ideal, decreasing")
     if maps is not None:
         maps = np.atleast_2d(maps)
         for i, row in enumerate(maps):
@@ -126,7 +134,7 @@ def plot_ideal_map(
             ax.plot(z, row, color=COLORS["gen"], lw=1.2, alpha=0.8 if len(maps) == 1 else 0.35, label=lab)
     ax.set_xlabel("noise z")
     ax.set_ylabel("x = G(z)")
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="best")
     return fig
 
 

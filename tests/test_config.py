@@ -193,3 +193,19 @@ def test_choice_lists_match_the_modules_that_implement_them():
 def test_device_must_be_cpu_cuda_or_cuda_n(device):
     with pytest.raises(ValueError, match=re.escape(f"device={device!r}")):
         Config(device=device)
+
+
+def test_course_seed_reads_the_environment_and_rejects_bad_values(monkeypatch) -> None:
+    from ganlib.config import MAX_COURSE_SEED, course_seed
+
+    monkeypatch.delenv("GAN_COURSE_SEED", raising=False)
+    assert course_seed() == 0 and course_seed(7) == 7
+    monkeypatch.setenv("GAN_COURSE_SEED", " 1000 ")
+    assert course_seed() == 1000
+    # The runs of a notebook use seed + k: the largest course seed leaves room for MAX_SEEDS of them.
+    monkeypatch.setenv("GAN_COURSE_SEED", str(MAX_COURSE_SEED))
+    assert Config(seed=course_seed(), seeds=4096).seed == MAX_COURSE_SEED
+    for bad in ("-1", "1.5", "abc", str(MAX_COURSE_SEED + 1)):
+        monkeypatch.setenv("GAN_COURSE_SEED", bad)
+        with pytest.raises(ValueError, match="GAN_COURSE_SEED=.* is not allowed"):
+            course_seed()

@@ -247,3 +247,14 @@ def test_ideal_generator_is_finite_at_the_ends_of_the_noise():
     x = ideal_generator(make_target("normal", 0.0, 1.0), make_noise("uniform"), np.array([0.0, 1.0]))
     # p is clamped to [2**-53, 1 - 2**-53]: the 2**-53 quantile of N(0, 1) is -8.29.
     assert np.all(np.isfinite(x)) and x[0] == pytest.approx(stats.norm.ppf(2.0**-53), rel=1e-6)
+
+
+@pytest.mark.parametrize("name", ["normal", "uniform", "laplace", "mixture"])
+def test_the_decreasing_ideal_map_is_the_mirror_quantile_map(name, oracle):
+    # F^-1(1 - u): decreasing in z, and it pushes uniform noise onto the target as exactly as G*.
+    target, noise = make_target(name, 4.0, 1.25), make_noise("uniform")
+    z = np.linspace(0.01, 0.99, 99)
+    down = ideal_generator(target, noise, z, decreasing=True)
+    np.testing.assert_allclose(down, ideal_generator(target, noise, 1 - z), rtol=0, atol=1e-9)
+    assert np.all(np.diff(down) < 0)
+    np.testing.assert_allclose(oracle(name, 4.0, 1.25).cdf(down), 1 - z, rtol=0, atol=1e-9)

@@ -1,0 +1,192 @@
+"""The course's exercises, checked in place: predict, write, check.
+
+Every notebook from 01 on asks at least two questions. Each is an `Exercise` in the registry
+`EXERCISES`, named after its notebook (``"01.d_star"``), with four methods:
+
+- `check(answer)` returns True or False and prints one line: what is right, or what is wrong
+  (never the answer itself), or "not attempted" when the answer is None, `...` or a stub function
+  that still raises NotImplementedError; so a notebook saved with its stubs runs top to bottom.
+- `hint()` prints the next hint (there are one or more levels); `hint(level)` a given one.
+- `solution()` prints the reference code or value, with a line on why it is right.
+- `reference()` returns a correct answer (the tests check that `check` accepts it).
+
+Two kinds. A *code* exercise asks for a function; `check` calls it on fixed inputs (random ones
+from a fixed seed) and compares with an independent computation, with a tolerance derived from the
+problem, so a correct answer is never rejected by chance. A *predict* exercise asks for a number or
+a choice written down before a run; `check(answer, measured=...)` accepts any answer inside the
+range that held on every seed block the course tried, and, when given the measured value, says how
+the prediction compares with this run's number.
+"""
+
+from __future__ import annotations
+
+import inspect
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+NOT_ATTEMPTED = "not attempted"
+
+
+class _Stub(Exception):
+    """Raised inside `check` when the answer is an untouched stub."""
+
+
+def _is_unanswered(answer: Any) -> bool:
+    return answer is None or answer is Ellipsis
+
+
+def _call(fn: Callable, *args: Any, **kwargs: Any) -> Any:
+    """Call a student's function; a stub's NotImplementedError means "not attempted"."""
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError as exc:
+        raise _Stub() from exc
+
+
+@dataclass
+class Exercise:
+    """One question with an automatic check.
+
+    `judge(answer, **measured)` returns None when the answer is right, else one line saying what is
+    wrong without giving the answer away; it may call the answer through `call` (which turns a
+    stub's NotImplementedError into "not attempted"). `praise(answer, **measured)` is the line
+    printed for a right answer (it may quote the measured value).
+    """
+
+    name: str
+    question: str
+    kind: str  # "code" or "predict"
+    judge: Callable[..., str | None]
+    make_reference: Callable[[], Any]
+    hints: tuple[str, ...]
+    explanation: str
+    praise: Callable[..., str] | None = None
+    # Typical wrong answers, each with the mistake it models (the tests check that `check` rejects
+    # every one of them with a useful line): (description, a function returning the wrong answer).
+    mistakes: tuple[tuple[str, Callable[[], Any]], ...] = ()
+    _next_hint: int = field(default=0, repr=False)
+
+    def check(self, answer: Any, **measured: Any) -> bool:
+        """True if `answer` is right; prints one line either way (or "not attempted")."""
+        if _is_unanswered(answer):
+            print(f"{self.name}: {NOT_ATTEMPTED} (write your answer in the cell above, then run both cells)")
+            return False
+        try:
+            problem = self.judge(answer, **measured)
+        except _Stub:
+            print(f"{self.name}: {NOT_ATTEMPTED} (the function still raises NotImplementedError)")
+            return False
+        except Exception as exc:  # noqa: BLE001 - a student's bug is reported, not raised
+            print(f"{self.name}: not yet: your answer raised {type(exc).__name__}: {str(exc)[:160]}")
+            return False
+        if problem is None:
+            line = self.praise(answer, **measured) if self.praise else "correct"
+            print(f"{self.name}: {line}")
+            return True
+        print(f"{self.name}: not yet: {problem}")
+        return False
+
+    def hint(self, level: int | None = None) -> None:
+        """Print the next hint, or hint number `level` (1 is the gentlest)."""
+        if level is None:
+            level = min(self._next_hint, len(self.hints) - 1) + 1
+            self._next_hint = min(self._next_hint + 1, len(self.hints) - 1)
+        if not 1 <= level <= len(self.hints):
+            raise ValueError(f"level={level!r} is not allowed: this exercise has hints 1 to {len(self.hints)}")
+        print(f"{self.name}, hint {level} of {len(self.hints)}: {self.hints[level - 1]}")
+
+    def solution(self) -> None:
+        """Print the reference answer (code or value) and why it is right."""
+        ref = self.make_reference()
+        if callable(ref):
+            body = textwrap.dedent(inspect.getsource(ref))
+        else:
+            body = repr(ref)
+        print(f"{self.name}, a reference answer:\n{body.rstrip()}\n\nWhy: {self.explanation}")
+
+    def reference(self) -> Any:
+        """A correct answer (what `solution` prints)."""
+        return self.make_reference()
+
+
+EXERCISES: dict[str, Exercise] = {}
+
+
+def register(exercise: Exercise) -> Exercise:
+    """Add an exercise to `EXERCISES` (names are unique)."""
+    if exercise.name in EXERCISES:
+        raise ValueError(f"exercise {exercise.name!r} is registered twice")
+    EXERCISES[exercise.name] = exercise
+    return exercise
+
+
+def call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """For judges: call the student's answer, which must be a function."""
+    if not callable(fn):
+        raise TypeError(f"expected a function, got {type(fn).__name__}")
+    return _call(fn, *args, **kwargs)
+
+
+def predict_range(name: str, question: str, lo: float, hi: float, *, unit: str, why: str,
+                  hints: tuple[str, ...], mistakes: tuple[tuple[str, Any], ...],
+                  reference: float | None = None, integer: bool = False) -> Exercise:
+    """A predict-then-measure exercise whose right answers are the numbers in [lo, hi].
+
+    [lo, hi] is the range that held on every seed block the course tried, so a prediction in it
+    is right whatever the seed; `check(answer, measured=x)` also prints this run's number.
+    """
+
+    def judge(answer: Any, measured: float | None = None) -> str | None:
+        try:
+            value = float(answer)
+        except (TypeError, ValueError):
+            return f"write a number{' (a whole one)' if integer else ''}, not {type(answer).__name__}"
+        seen = "" if measured is None else f" This run measured {measured:g} {unit}."
+        if value < lo:
+            return f"{value:g} is too low.{seen} {why}"
+        if value > hi:
+            return f"{value:g} is too high.{seen} {why}"
+        return None
+
+    def praise(answer: Any, measured: float | None = None) -> str:
+        seen = "" if measured is None else f"; this run measured {measured:g} {unit}"
+        return f"right: {float(answer):g} is in the range every seed block we tried gives{seen}. {why}"
+
+    ref = reference if reference is not None else (lo + hi) / 2
+    if integer:
+        ref = int(round(ref))
+    wrong = tuple((what, (lambda v=value: v)) for what, value in mistakes)
+    return Exercise(name, question, "predict", judge, lambda: ref, hints, why, praise, wrong)
+
+
+def predict_choice(name: str, question: str, right: Any, *, options: tuple, why: str,
+                   hints: tuple[str, ...], wrong_reasons: dict[Any, str]) -> Exercise:
+    """A predict exercise with one right choice among `options` (a name, an ordering, True/False).
+
+    `wrong_reasons` maps each tempting wrong choice to the line that explains why it is wrong.
+    """
+    reasons = dict(wrong_reasons)
+
+    def norm(v: Any) -> Any:
+        return tuple(v) if isinstance(v, list) else v
+
+    def judge(answer: Any, measured: Any = None) -> str | None:
+        answer = norm(answer)
+        if answer not in [norm(o) for o in options]:
+            return f"choose one of {', '.join(repr(o) for o in options)}"
+        if answer == norm(right):
+            return None
+        seen = "" if measured is None else f" This run measured {measured!r}."
+        return (reasons.get(answer, "that is not what the runs show.") + seen).strip()
+
+    def praise(answer: Any, measured: Any = None) -> str:
+        seen = "" if measured is None else f" (this run: {measured!r})"
+        return f"right{seen}. {why}"
+
+    wrong = tuple((f"the choice {v!r}: {r}", (lambda v=v: v)) for v, r in reasons.items())
+    return Exercise(name, question, "predict", judge, lambda: right, hints, why, praise, wrong)
+
+
+__all__ = ["Exercise", "EXERCISES", "NOT_ATTEMPTED", "register", "call", "predict_range", "predict_choice"]

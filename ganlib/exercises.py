@@ -26,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 NOT_ATTEMPTED = "not attempted"
 
 
@@ -161,6 +163,31 @@ def predict_range(name: str, question: str, lo: float, hi: float, *, unit: str, 
     return Exercise(name, question, "predict", judge, lambda: ref, hints, why, praise, wrong)
 
 
+def numeric(name: str, question: str, value: float, tol: float, *, why: str, hints: tuple[str, ...],
+            mistakes: tuple[tuple[str, float], ...], diagnose: dict[float, str] | None = None) -> Exercise:
+    """An exercise whose answer is one number, right within `tol` of `value` (a hand calculation).
+
+    `diagnose` maps the value a typical mistake produces to the line that names that mistake; an
+    answer within `tol` of such a value gets that line instead of a generic one.
+    """
+    known = dict(diagnose or {})
+
+    def judge(answer: Any) -> str | None:
+        try:
+            x = float(answer)
+        except (TypeError, ValueError):
+            return f"write a number, not {type(answer).__name__}"
+        if abs(x - value) <= tol:
+            return None
+        for wrong, line in known.items():
+            if abs(x - wrong) <= tol:
+                return line
+        return f"{x:g} is too {'low' if x < value else 'high'}; check your formula (hint() helps)"
+
+    wrong = tuple((what, (lambda v=v: v)) for what, v in mistakes)
+    return Exercise(name, question, "code", judge, lambda: value, hints, why, None, wrong)
+
+
 def predict_choice(name: str, question: str, right: Any, *, options: tuple, why: str,
                    hints: tuple[str, ...], wrong_reasons: dict[Any, str]) -> Exercise:
     """A predict exercise with one right choice among `options` (a name, an ordering, True/False).
@@ -189,4 +216,95 @@ def predict_choice(name: str, question: str, right: Any, *, options: tuple, why:
     return Exercise(name, question, "predict", judge, lambda: right, hints, why, praise, wrong)
 
 
-__all__ = ["Exercise", "EXERCISES", "NOT_ATTEMPTED", "register", "call", "predict_range", "predict_choice"]
+# ----------------------------------------------------------------------------------------------
+# Notebook 00: the ideal generator
+# ----------------------------------------------------------------------------------------------
+
+def _laplace_reference() -> Callable:
+    def laplace_map(z, mean, std):
+        # Laplace with scale b = std / sqrt(2): F(x) = exp((x - mean) / b) / 2 left of the mean,
+        # 1 - exp(-(x - mean) / b) / 2 right of it. Solving F(x) = z on each side:
+        b = std / np.sqrt(2.0)
+        return np.where(z < 0.5, mean + b * np.log(2 * z), mean - b * np.log(2 - 2 * z))
+
+    return laplace_map
+
+
+def _judge_laplace(answer: Any) -> str | None:
+    from ganlib.distributions import ideal_generator, make_noise, make_target
+
+    z = np.linspace(0.001, 0.999, 999)
+    for mean, std in ((4.0, 1.25), (-2.0, 0.3)):
+        want = ideal_generator(make_target("laplace", mean, std), make_noise("uniform"), z)
+        got = np.asarray(call(answer, z.copy(), mean, std), dtype=np.float64)
+        if got.shape != z.shape:
+            return f"for {z.size} values of z your function returned shape {got.shape}"
+        # Both sides are closed forms in float64: they agree to rounding, 1e-9 of the scale.
+        tol = 1e-9 * (abs(mean) + std)
+        if np.all(np.abs(got - want) <= tol):
+            continue
+        if np.all(np.abs(got - (mean + np.sqrt(2.0) * (want - mean))) <= 1e-6 * (abs(mean) + std)):
+            return ("the shape is right but the spread is too wide by sqrt(2): a Laplace with std s "
+                    "has scale s / sqrt(2)")
+        if np.all(np.abs(got - (2 * mean - want)) <= 1e-6 * (abs(mean) + std)):
+            return ("your map decreases: F^-1(1 - z) is also an ideal map, but this exercise asks for the "
+                    "increasing one, F^-1(z)")
+        low, high = z < 0.5, z > 0.5
+        if np.all(np.abs(got[low] - want[low]) <= 1e-6 * (abs(mean) + std)):
+            return ("right for z < 1/2 but not above it: the Laplace CDF has a different formula on each "
+                    "side of the mean")
+        if np.all(np.abs(got[high] - want[high]) <= 1e-6 * (abs(mean) + std)):
+            return ("right for z > 1/2 but not below it: the Laplace CDF has a different formula on each "
+                    "side of the mean")
+        i = int(np.argmax(np.abs(got - want)))
+        return f"for mean {mean}, std {std} your map is off by up to {abs(got[i] - want[i]):.3g} (near z = {z[i]:.3f})"
+    return None
+
+
+def _laplace_mistakes() -> tuple[tuple[str, Callable[[], Any]], ...]:
+    def scale_is_std():
+        def laplace_map(z, mean, std):
+            return np.where(z < 0.5, mean + std * np.log(2 * z), mean - std * np.log(2 - 2 * z))
+        return laplace_map
+
+    def one_branch():
+        def laplace_map(z, mean, std):
+            return mean + std / np.sqrt(2.0) * np.log(2 * z)
+        return laplace_map
+
+    return (("uses the std as the Laplace scale b (the variance of a Laplace is 2 b^2)", scale_is_std),
+            ("inverts only the left half of the CDF", one_branch))
+
+
+register(Exercise(
+    name="00.laplace_map",
+    question="Write G*(z) = F^-1(z) for the Laplace target with a given mean and std (uniform noise).",
+    kind="code", judge=_judge_laplace, make_reference=_laplace_reference,
+    hints=("The Laplace density with scale b is exp(-|x - mean| / b) / (2 b); its variance is 2 b^2, "
+           "so b = std / sqrt(2).",
+           "Its CDF is exp((x - mean) / b) / 2 for x < mean and 1 - exp(-(x - mean) / b) / 2 for x >= mean. "
+           "Solve CDF(x) = z for x on each side; z = 1/2 is the mean.",
+           "np.where(z < 0.5, left_formula, right_formula) evaluates both pieces and picks one per value."),
+    explanation="F^-1 turns uniform numbers into target samples; for the Laplace each half of the CDF is an "
+                "exponential, so each half of the map is a logarithm, and the two meet smoothly at z = 1/2.",
+    mistakes=_laplace_mistakes(),
+))
+
+register(numeric(
+    "00.slope_at_half",
+    "What is the slope dG*/dz of the ideal map for N(4, 1.25^2) with uniform noise at z = 1/2?",
+    value=1.25 * float(np.sqrt(2 * np.pi)), tol=0.005,
+    why="dG*/dz = f_I(z) / f_R(G*(z)); with uniform noise f_I = 1, and G*(1/2) = 4, where the normal "
+        "density is 1 / (1.25 sqrt(2 pi)).",
+    hints=("Differentiate F_R(G*(z)) = F_I(z) with respect to z.",
+           "f_R(G*(z)) G*'(z) = f_I(z); for z uniform on [0, 1], f_I(z) = 1.",
+           "G*(1/2) is the target's median, 4; the normal density there is 1 / (std sqrt(2 pi))."),
+    mistakes=(("gives the density f_R(4) instead of its reciprocal", 1 / (1.25 * float(np.sqrt(2 * np.pi)))),
+              ("forgets the std: 1 / phi(0) = sqrt(2 pi)", float(np.sqrt(2 * np.pi)))),
+    diagnose={1 / (1.25 * float(np.sqrt(2 * np.pi))): "that is the density f_R(4); the slope is its reciprocal",
+              float(np.sqrt(2 * np.pi)): "that is the slope for a standard normal; this target's std is 1.25"},
+))
+
+
+__all__ = ["Exercise", "EXERCISES", "NOT_ATTEMPTED", "register", "call", "numeric", "predict_range",
+           "predict_choice"]

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 
 NOT_ATTEMPTED = "not attempted"
 
@@ -303,6 +304,270 @@ register(numeric(
               ("forgets the std: 1 / phi(0) = sqrt(2 pi)", float(np.sqrt(2 * np.pi)))),
     diagnose={1 / (1.25 * float(np.sqrt(2 * np.pi))): "that is the density f_R(4); the slope is its reciprocal",
               float(np.sqrt(2 * np.pi)): "that is the slope for a standard normal; this target's std is 1.25"},
+))
+
+
+# ----------------------------------------------------------------------------------------------
+# Notebook 01: the vanilla GAN
+# ----------------------------------------------------------------------------------------------
+
+def _d_star_reference() -> Callable:
+    def d_star(p_real, p_gen):
+        total = p_real + p_gen
+        # Where neither density has mass, nothing tells real from fake: D* = 1/2 there.
+        return np.where(total > 0, p_real / np.where(total > 0, total, 1.0), 0.5)
+
+    return d_star
+
+
+def _judge_d_star(answer: Any) -> str | None:
+    rng = np.random.default_rng(0)
+    p_real = rng.exponential(1.0, 200)
+    p_gen = rng.exponential(1.0, 200)
+    p_real[:20] = 0.0  # G has mass where R has none ...
+    p_gen[20:40] = 0.0  # ... and R where G has none
+    p_real[40:50] = p_gen[40:50] = 0.0  # and neither has mass here
+    want = _d_star_reference()(p_real, p_gen)
+    with np.errstate(all="ignore"):
+        got = np.asarray(call(answer, p_real.copy(), p_gen.copy()), dtype=np.float64)
+    if got.shape != want.shape:
+        return f"for {want.size} grid points your function returned shape {got.shape}"
+    ok = np.abs(got - want) <= 1e-12
+    if ok.all():
+        return None
+    if np.allclose(got[50:], 1 - want[50:]):
+        return "that is the probability that x is fake; D* is the probability that x is real"
+    if np.any(got[np.isfinite(got)] > 1) or np.any(np.isinf(got)):
+        return "some values exceed 1: D* is a probability, p_real divided by the sum of both densities"
+    if not np.isfinite(got[40:50]).all():
+        return "where both densities are 0 your D* is not a number; nothing tells real from fake there, so use 1/2"
+    if np.allclose(got[50:], want[50:]):
+        return "right where either density has mass; where both are 0 nothing tells real from fake, so D* = 1/2"
+    return "not p_real / (p_real + p_gen) at every grid point"
+
+
+def _d_star_mistakes() -> tuple[tuple[str, Callable[[], Any]], ...]:
+    def swapped():
+        def d_star(p_real, p_gen):
+            return p_gen / (p_real + p_gen)
+        return d_star
+
+    def ratio():
+        def d_star(p_real, p_gen):
+            return p_real / p_gen
+        return d_star
+
+    def no_empty_case():
+        def d_star(p_real, p_gen):
+            return p_real / (p_real + p_gen)
+        return d_star
+
+    return (("gives the probability of 'fake' instead of 'real'", swapped),
+            ("returns the density ratio p_real / p_gen, not a probability", ratio),
+            ("divides 0 by 0 where neither density has mass", no_empty_case))
+
+
+register(Exercise(
+    name="01.d_star",
+    question="Write the optimal discriminator D*(x) on a grid, from the two densities on that grid.",
+    kind="code", judge=_judge_d_star, make_reference=_d_star_reference,
+    hints=("For a fixed G, D* maximises p_R(x) log D + p_G(x) log(1 - D) at every x separately.",
+           "Set the derivative p_R / D - p_G / (1 - D) to zero and solve for D.",
+           "np.where(total > 0, ..., 0.5) handles the points where neither density has mass."),
+    explanation="At each x the cross-entropy p_R log D + p_G log(1 - D) is largest at D = p_R / (p_R + p_G): "
+                "D* is the probability that a value found at x came from the data.",
+    mistakes=_d_star_mistakes(),
+))
+
+
+def _d_loss_reference() -> Callable:
+    def d_loss(real_logits, fake_logits):
+        # -log D(real) - log(1 - D(fake)) with D = sigmoid(logit): softplus is the stable form.
+        return torch.nn.functional.softplus(-real_logits).mean() + torch.nn.functional.softplus(fake_logits).mean()
+
+    return d_loss
+
+
+def _judge_d_loss(answer: Any) -> str | None:
+    import torch
+
+    gen = torch.Generator().manual_seed(1)
+    for scale in (1.0, 30.0):  # 30: logits large enough that log(sigmoid(.)) underflows in a naive version
+        real = scale * torch.randn(64, 1, generator=gen, dtype=torch.float64)
+        fake = scale * torch.randn(64, 1, generator=gen, dtype=torch.float64)
+        bce = torch.nn.functional.binary_cross_entropy_with_logits
+        want = float(bce(real, torch.ones_like(real)) + bce(fake, torch.zeros_like(fake)))
+        got = call(answer, real.clone(), fake.clone())
+        if not isinstance(got, torch.Tensor) or got.numel() != 1:
+            return "return one number as a torch tensor (so that backward() can run through it)"
+        got = float(got)
+        # float64 throughout: a right answer agrees to rounding, far below 1e-9 relative.
+        if abs(got - want) <= 1e-9 * max(1.0, abs(want)):
+            continue
+        swapped = float(bce(real, torch.zeros_like(real)) + bce(fake, torch.ones_like(fake)))
+        if abs(got - swapped) <= 1e-6 * max(1.0, abs(swapped)):
+            return "the labels are swapped: D should say 1 for real data and 0 for G's samples"
+        if abs(got - float(bce(real, torch.ones_like(real)))) <= 1e-6 * max(1.0, want):
+            return "only the real-data term: D's loss also charges it for calling G's samples real"
+        if abs(got - float(bce(fake, torch.zeros_like(fake)))) <= 1e-6 * max(1.0, want):
+            return "only the fake-data term: D's loss also charges it for calling real data fake"
+        if not np.isfinite(got):
+            return ("the loss is not finite for large logits: log(sigmoid(l)) underflows; use "
+                    "torch.nn.functional.softplus or binary_cross_entropy_with_logits")
+        return "not the cross-entropy of D's verdicts (1 for real, 0 for fake), averaged over each batch"
+    return None
+
+
+def _d_loss_mistakes() -> tuple[tuple[str, Callable[[], Any]], ...]:
+    def swapped():
+        def d_loss(real_logits, fake_logits):
+            f = torch.nn.functional.softplus
+            return f(real_logits).mean() + f(-fake_logits).mean()
+        return d_loss
+
+    def naive_log():
+        def d_loss(real_logits, fake_logits):
+            return -(torch.log(torch.sigmoid(real_logits)).mean() + torch.log(1 - torch.sigmoid(fake_logits)).mean())
+        return d_loss
+
+    return (("swaps the labels (real 0, fake 1)", swapped),
+            ("takes log(sigmoid(.)) directly, which gives inf for confident verdicts", naive_log))
+
+
+register(Exercise(
+    name="01.d_loss",
+    question="Write D's loss from its logits on a real batch and on a generated batch.",
+    kind="code", judge=_judge_d_loss, make_reference=_d_loss_reference,
+    hints=("D's output is a logit l; D(x) = sigmoid(l) is the probability of 'real'.",
+           "The loss is -mean log D(real) - mean log(1 - D(fake)).",
+           "-log sigmoid(l) = softplus(-l) and -log(1 - sigmoid(l)) = softplus(l), exactly and without overflow."),
+    explanation="Binary cross-entropy with label 1 for data and 0 for G's samples; written with softplus it "
+                "never takes the log of 0, however confident D is.",
+    mistakes=_d_loss_mistakes(),
+))
+
+
+register(predict_range(
+    "01.devnag_success",
+    "Of ten runs of Dev Nag's setting (3,000 rounds), how many reach W1 < 0.1 target std?",
+    0, 2, unit="of 10 runs", integer=True, reference=0,
+    why="Dev Nag's runs get the mean and the std roughly right but stay lopsided and flat-topped; on every "
+        "seed block the course tried at most two of ten got under the line. The article's eight of ten "
+        "were judged by eye, by mean and std, and came from a later, much longer setting.",
+    hints=("The course's success line is strict: 0.1 target std of W1 is about half the distance of the "
+           "best straight map from notebook 00.",
+           "Getting mean and std right is not enough: a flat-topped histogram with the right moments is still "
+           "0.15 std away."),
+    mistakes=(("takes the article's 'eight of ten' at face value", 8), ("expects every run to succeed", 10)),
+))
+
+
+# ----------------------------------------------------------------------------------------------
+# Notebook 04: the Wasserstein GAN
+# ----------------------------------------------------------------------------------------------
+
+register(predict_range(
+    "04.clip_scale",
+    "With weights clipped to [-0.01, 0.01], what power of ten is the clipped critic's gap / W1?",
+    -6, -3, unit="(the log10 of gap / W1)", integer=True, reference=-5,
+    why="The critic multiplies three layers of weights of size at most c = 0.01, so its slope K is of "
+        "the order of c^3 times a width factor: 1e-6 to 1e-3 on every seed block the course tried, not 1.",
+    hints=("A chain of three linear maps with entries at most c has slope at most about (width x c)^2 x c.",
+           "With c = 0.01 and 32 units, (32 x 0.01)^2 x 0.01 is about 1e-3, an upper bound; most weights "
+           "are not at the wall."),
+    mistakes=(("expects the gap to estimate W1 itself", 0), ("expects only a factor of ten", -1)),
+))
+
+
+def _one_sided_reference() -> Callable:
+    def one_sided_penalty(critic, real, fake, eps):
+        x_hat = (eps * real + (1 - eps) * fake).detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+        # Only slopes above 1 are charged: max(0, |grad| - 1)^2.
+        return (torch.relu(grad.norm(dim=1) - 1) ** 2).mean()
+
+    return one_sided_penalty
+
+
+def _penalty_case(seed: int, width: int) -> tuple:
+    gen = torch.Generator().manual_seed(seed)
+    torch_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    critic = torch.nn.Sequential(torch.nn.Linear(width, 16), torch.nn.LeakyReLU(0.2), torch.nn.Linear(16, 1))
+    torch.random.set_rng_state(torch_state)
+    with torch.no_grad():  # weights scaled so that about a quarter of the slopes exceed 1 (measured)
+        for p in critic.parameters():
+            p.mul_(2.0)
+    real = torch.randn(64, width, generator=gen)
+    fake = 2 + torch.randn(64, width, generator=gen)
+    eps = torch.rand(64, 1, generator=gen)
+    return critic, real, fake, eps
+
+
+def _judge_one_sided(answer: Any) -> str | None:
+    ref = _one_sided_reference()
+    for seed, width in ((1, 4), (2, 4)):
+        critic, real, fake, eps = _penalty_case(seed, width)
+        want = ref(critic, real, fake, eps)
+        # The output bias does not change the critic's slope: its gradient is None (zero).
+        want_grads = torch.autograd.grad(want, list(critic.parameters()), allow_unused=True)
+        got = call(answer, critic, real.clone(), fake.clone(), eps.clone())
+        if not isinstance(got, torch.Tensor) or got.numel() != 1:
+            return "return the penalty as one torch number"
+        # float32 on 64 points: agreement to 1e-5 relative is rounding, a wrong formula is far off.
+        value, want_value = float(got.detach()), float(want.detach())
+        if abs(value - want_value) > 1e-5 * max(1.0, want_value):
+            two = _two_sided(critic, real, fake, eps)
+            if abs(value - two) <= 1e-4 * max(1.0, two):
+                return "that is the two-sided penalty: slopes below 1 must cost nothing"
+            return "the value differs from max(0, |grad f(x_hat)| - 1)^2 averaged over the points"
+        if not got.requires_grad:
+            return ("the penalty does not reach the critic's weights, so it cannot train the critic: "
+                    "autograd.grad needs create_graph=True")
+        got_grads = torch.autograd.grad(got, list(critic.parameters()), allow_unused=True)
+        for g, w, p in zip(got_grads, want_grads, critic.parameters()):
+            g = torch.zeros_like(p) if g is None else g
+            w = torch.zeros_like(p) if w is None else w
+            if not torch.allclose(g, w, rtol=1e-4, atol=1e-6):
+                return "the value is right but its gradient with respect to the critic's weights is not"
+    return None
+
+
+def _two_sided(critic: Any, real: Any, fake: Any, eps: Any) -> float:
+    x_hat = (eps * real + (1 - eps) * fake).detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat)
+    return float(((grad.norm(dim=1) - 1) ** 2).mean())
+
+
+def _one_sided_mistakes() -> tuple[tuple[str, Callable[[], Any]], ...]:
+    def two_sided():
+        def one_sided_penalty(critic, real, fake, eps):
+            x_hat = (eps * real + (1 - eps) * fake).detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+            return ((grad.norm(dim=1) - 1) ** 2).mean()
+        return one_sided_penalty
+
+    def no_graph():
+        def one_sided_penalty(critic, real, fake, eps):
+            x_hat = (eps * real + (1 - eps) * fake).detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat)
+            return (torch.relu(grad.norm(dim=1) - 1) ** 2).mean()
+        return one_sided_penalty
+
+    return (("charges slopes below 1 too (the two-sided penalty)", two_sided),
+            ("forgets create_graph=True, so the penalty cannot train the critic", no_graph))
+
+
+register(Exercise(
+    name="04.one_sided_gp",
+    question="Write the one-sided gradient penalty, mean of max(0, |grad f(x_hat)| - 1)^2.",
+    kind="code", judge=_judge_one_sided, make_reference=_one_sided_reference,
+    hints=("Start from gradient_penalty above: the points x_hat and the gradient are the same.",
+           "max(0, v) is torch.relu(v) (or v.clamp(min=0)).",
+           "Keep create_graph=True: the penalty is trained through, so its gradient must be differentiable."),
+    explanation="The Lipschitz condition asks for slopes at most 1; charging only the excess leaves a flat "
+                "critic free, and the graph of the gradient must be kept so that the penalty trains the critic.",
+    mistakes=_one_sided_mistakes(),
 ))
 
 

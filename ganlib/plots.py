@@ -239,10 +239,13 @@ def plot_discriminator(
     *,
     ax: Axes | None = None,
     ylabel: str = "D(x)",
+    d_star: np.ndarray | None = None,
 ) -> Figure:
     """D(x) over x (right axis) with the target pdf and generated histogram (left axis).
 
-    The 1-D analogue of Goodfellow et al.'s Figure 1: data, G's distribution and D's curve.
+    The 1-D analogue of Goodfellow et al.'s Figure 1: data, G's distribution and D's curve. With
+    `d_star` (e.g. from `ganlib.metrics.optimal_discriminator`), the best discriminator against the
+    current G is drawn too, dashed, so the reader sees how far the trained D is from it.
     """
     fig, ax = _ax_or_new(ax)
     plot_density(target, samples, ax=ax, stats=False, xlim=(float(x[0]), float(x[-1])))
@@ -251,9 +254,13 @@ def plot_discriminator(
     for i, row in enumerate(d_values):
         ax2.plot(x, row, color=COLORS["d"], lw=1.5, alpha=0.9 if len(d_values) == 1 else 0.35,
                  label=ylabel if i == 0 else None)
+    if d_star is not None:
+        for i, row in enumerate(np.atleast_2d(d_star)):
+            ax2.plot(x, row, color=COLORS["d"], lw=1.2, ls="--", alpha=0.9 if np.ndim(d_star) == 1 else 0.35,
+                     label="D*(x), the best D" if i == 0 else None)
     if ylabel == "D(x)":
         ax2.set_ylim(0, 1)
-        ax2.axhline(0.5, color=COLORS["d"], ls=":", lw=1)
+        ax2.axhline(0.5, color=COLORS["d"], ls=":", lw=1, label="1/2")
     ax2.set_ylabel(ylabel, color=COLORS["d"])
     ax2.legend(fontsize=8, loc="center right")
     return fig

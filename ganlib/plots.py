@@ -16,6 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ganlib.distributions import Distribution, ideal_generator
+from ganlib.metrics import SUCCESS_W1_FRACTION, optimal_discriminator
 
 COLORS = {"target": "#1f77b4", "gen": "#d62728", "noise": "#7f7f7f", "d": "#2ca02c", "ideal": "#000000"}
 LABEL_COLORS = {"good": "#2ca02c", "diverged": "#000000", "collapsed": "#9467bd", "drifted": "#d62728",
@@ -164,18 +165,18 @@ def plot_moments(history, target: Distribution, *, axes: Sequence[Axes] | None =
 
 
 def plot_w1(history, target: Distribution, *, ax: Axes | None = None, success_line: bool = True) -> Figure:
-    """W1 to the target over training, one line per run, log scale, with the success threshold."""
+    """W1 to the target over training in target std units, one line per run, log scale, with the success line."""
     fig, ax = _ax_or_new(ax)
-    vals = history.w1
+    vals = history.w1 / target.std
     alpha = 0.9 if vals.shape[0] == 1 else 0.35
     for row in vals:
         ax.plot(history.eval_round, row, color=COLORS["gen"], alpha=alpha, lw=1)
     if success_line:
-        ax.axhline(0.1 * target.std, color="k", ls=":", lw=1, label="success: 0.1 std")
-        ax.legend(fontsize=8)
+        ax.axhline(SUCCESS_W1_FRACTION, color="k", ls=":", lw=1, label=f"success: W1 < {SUCCESS_W1_FRACTION:g} sd")
+        ax.legend(fontsize=8, loc="upper right")
     ax.set_yscale("log")
     ax.set_xlabel("round")
-    ax.set_ylabel("W1 to target")
+    ax.set_ylabel("W1 to target (sd)")
     return fig
 
 
@@ -186,8 +187,19 @@ def _smooth(y: np.ndarray, window: int) -> np.ndarray:
     return np.apply_along_axis(lambda row: np.convolve(row, kernel, mode="valid"), -1, y)
 
 
-def plot_losses(history, *, ax: Axes | None = None, smooth: int = 50, reference: float | None = None) -> Figure:
-    """D and G losses per round (moving average over `smooth` rounds), one faint line per run."""
+def plot_losses(
+    history,
+    *,
+    ax: Axes | None = None,
+    smooth: int = 50,
+    reference: float | None = None,
+    references: dict[str, float] | None = None,
+) -> Figure:
+    """D and G losses per round (moving average over `smooth` rounds), one faint line per run.
+
+    `references` draws named horizontal lines, e.g. {"log 4": 1.386, "log 2": 0.693}; `reference`
+    is a single unnamed one (labelled by its value).
+    """
     fig, ax = _ax_or_new(ax)
     d, g = _smooth(history.d_loss, smooth), _smooth(history.g_loss, smooth)
     x = np.arange(d.shape[1]) + (smooth if history.d_loss.shape[1] >= smooth else 0)
@@ -195,11 +207,14 @@ def plot_losses(history, *, ax: Axes | None = None, smooth: int = 50, reference:
     for i in range(d.shape[0]):
         ax.plot(x, d[i], color=COLORS["d"], alpha=alpha, lw=1, label="D loss" if i == 0 else None)
         ax.plot(x, g[i], color=COLORS["gen"], alpha=alpha, lw=1, label="G loss" if i == 0 else None)
+    lines = dict(references or {})
     if reference is not None:
-        ax.axhline(reference, color="k", ls=":", lw=1, label=f"{reference:.3f}")
+        lines[f"{reference:.3f}"] = reference
+    for (name, value), style in zip(lines.items(), (":", "--", "-.")):
+        ax.axhline(value, color="k", ls=style, lw=1, label=name)
     ax.set_xlabel("round")
     ax.set_ylabel("loss")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="best")
     return fig
 
 
@@ -266,6 +281,83 @@ def plot_discriminator(
     return fig
 
 
+def plot_w1_strip(
+    groups: dict[str, Sequence[float]],
+    *,
+    ax: Axes | None = None,
+    title: str | None = None,
+    floor: float | None = None,
+    floor_label: str = "",
+) -> Figure:
+    """W1 of every run (in target std) per group as a strip of points, with each group's median.
+
+    Points are spread sideways a little so that equal values stay visible; the dotted line is the
+    success line, and `floor` draws a dashed reference line (e.g. the distance of a uniform with
+    the right mean and std).
+    """
+    fig, ax = _ax_or_new(ax, 6.5, 3.4)
+    for i, values in enumerate(groups.values()):
+        v = np.asarray(values, dtype=float)
+        offsets = np.linspace(-0.2, 0.2, len(v)) if len(v) > 1 else np.zeros(1)
+        ax.scatter(i + offsets, np.clip(v, 1e-3, None), s=14, color=COLORS["gen"], alpha=0.6)
+        ax.plot([i - 0.3, i + 0.3], [np.median(v)] * 2, color="k", lw=2)
+    ax.axhline(SUCCESS_W1_FRACTION, color="k", ls=":", lw=1, label=f"success: W1 < {SUCCESS_W1_FRACTION:g} sd")
+    if floor is not None:
+        ax.axhline(floor, color="k", ls="--", lw=1, label=floor_label)
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(groups)), list(groups), rotation=40, ha="right", fontsize=8)
+    ax.set_ylabel("W1 to target (sd)")
+    ax.legend(fontsize=7, loc="upper right")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+def sample_panel_figure(trainer) -> Figure:
+    """For a generator of whole samples (notebook 02's panel): G's samples, its sorted outputs, losses.
+
+    Left: seed 0's values against the target pdf. Middle: one sorted output per run against the
+    target's quantiles, which is what a sorted discriminator compares. Right: the losses with D's
+    and G's equilibrium values log 4 and log 2.
+    """
+    fig, axes = new_figure(1, 3, 13.0, 3.4, fast=True)
+    n = trainer.config.batch_size
+    samples = trainer.sample(40 * n)
+    plot_density(trainer.target, samples[0], ax=axes[0, 0], title=f"round {trainer.round}, seed {trainer.seeds[0]}")
+    p = (np.arange(n) + 0.5) / n
+    ax = axes[0, 1]
+    for k, row in enumerate(np.sort(samples[:, :n], 1)):
+        ax.plot(p, row, color=COLORS["gen"], alpha=0.6, lw=1, label="G's sorted output" if k == 0 else None)
+    ax.plot(p, trainer.target.icdf(p), color=COLORS["target"], lw=2, label="target quantiles")
+    ax.set_xlabel("probability level p")
+    ax.set_ylabel("value")
+    ax.legend(fontsize=8, loc="upper left")
+    if trainer.round:
+        plot_losses(trainer.history, ax=axes[0, 2], smooth=min(25, max(1, trainer.round // 4)),
+                    references={"log 4 (D)": float(np.log(4)), "log 2 (G)": float(np.log(2))})
+    return fig
+
+
+def critic_panel_figure(trainer) -> Figure:
+    """For a per-value D or critic (notebook 04's panel): G's samples, D(x) or f(x), and W1 over rounds.
+
+    For the cross-entropy loss the best discriminator D* is drawn beside D(x); a critic's scale is
+    arbitrary, so it has no such reference.
+    """
+    fig, axes = new_figure(1, 3, 13.0, 3.4, fast=True)
+    samples = trainer.sample(2000)
+    lo, hi = plot_range(trainer.target, samples[np.isfinite(samples)])
+    plot_density(trainer.target, samples[0], ax=axes[0, 0], xlim=(lo, hi),
+                 title=f"round {trainer.round}: seed {trainer.seeds[0]}")
+    grid = np.linspace(lo, hi, 200)
+    bce = trainer.config.loss == "bce"
+    plot_discriminator(grid, trainer.discriminator_curve(grid), trainer.target, None, ax=axes[0, 1],
+                       ylabel="D(x)" if bce else "critic f(x)",
+                       d_star=optimal_discriminator(grid, samples, trainer.target) if bce else None)
+    plot_w1(trainer.history, trainer.target, ax=axes[0, 2])
+    return fig
+
+
 def results_table_html(rows: Sequence[dict], columns: Sequence[str], floatfmt: str = "{:.3f}") -> str:
     """A small HTML table (for widget output areas); floats are rounded with `floatfmt`."""
     head = "".join(f"<th>{c}</th>" for c in columns)
@@ -280,4 +372,5 @@ def results_table_html(rows: Sequence[dict], columns: Sequence[str], floatfmt: s
 
 
 __all__ = ["new_figure", "to_png", "plot_range", "plot_density", "plot_ideal_map", "plot_moments", "plot_w1",
+           "plot_w1_strip", "sample_panel_figure", "critic_panel_figure",
            "plot_losses", "plot_gallery", "plot_discriminator", "results_table_html", "COLORS", "LABEL_COLORS"]

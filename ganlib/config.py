@@ -17,7 +17,8 @@ from typing import Any
 TARGETS = ("normal", "uniform", "laplace", "mixture")
 NOISES = ("uniform", "normal")
 GENERATORS = ("per_value", "whole_sample")
-FEATURES = ("value", "batch", "sorted", "diffs", "meanstd", "moments", "batch+moments", "sorted+meanstd")
+FEATURES = ("value", "batch", "sorted", "diffs", "meanstd", "moments", "batch+moments", "sorted+meanstd",
+            "sorted_real")
 LOSSES = ("bce", "wgan", "wgan-gp")
 G_OBJECTIVES = ("non-saturating", "minimax")
 # WGAN-GP charges (|slope| - 1)^2 on both sides (Gulrajani et al.) or only slopes above 1 (Petzka et al.).
@@ -168,7 +169,7 @@ class Config:
         if not isinstance(self.device, str) or not re.fullmatch(r"cpu|cuda(:\d+)?", self.device):
             _fail("device", self.device, "'cpu', 'cuda' or 'cuda:N'")
         _check_choice("dtype", self.dtype, DTYPES)
-        if self.features not in ("value", "batch", "sorted") and self.batch_size < 3:
+        if self.features not in ("value", "batch", "sorted", "sorted_real") and self.batch_size < 3:
             _fail("batch_size", self.batch_size, f"at least 3 when D sees '{self.features}' (moments need a spread)")
 
     def replace(self, **changes: Any) -> Config:

@@ -463,6 +463,98 @@ register(predict_range(
 
 
 # ----------------------------------------------------------------------------------------------
+# Notebook 02: sorted samples and moments
+# ----------------------------------------------------------------------------------------------
+
+def _w1_cdf_area(a: np.ndarray, b: np.ndarray) -> float:
+    """W1 as the area between the two empirical CDFs (the oracle; independent of quantiles)."""
+    pts = np.sort(np.concatenate([a, b]))
+    fa = np.searchsorted(np.sort(a), pts[:-1], side="right") / a.size
+    fb = np.searchsorted(np.sort(b), pts[:-1], side="right") / b.size
+    return float(np.sum(np.abs(fa - fb) * np.diff(pts)))
+
+
+def _w1_reference() -> Callable:
+    def w1_between(a, b):
+        # The quantile functions are step functions; on a common grid of levels u (every jump of
+        # either one) both are constant between neighbours, so the integral is a finite sum.
+        a, b = np.sort(a), np.sort(b)
+        u = np.union1d(np.arange(1, a.size) / a.size, np.arange(1, b.size) / b.size)
+        edges = np.concatenate([[0.0], u, [1.0]])
+        mid = 0.5 * (edges[1:] + edges[:-1])
+        qa = a[np.minimum((mid * a.size).astype(int), a.size - 1)]
+        qb = b[np.minimum((mid * b.size).astype(int), b.size - 1)]
+        return float(np.sum(np.abs(qa - qb) * np.diff(edges)))
+
+    return w1_between
+
+
+def _judge_w1(answer: Any) -> str | None:
+    rng = np.random.default_rng(2)
+    cases = [(rng.normal(0, 1, 7), rng.normal(0.5, 2, 13)), (rng.exponential(1, 100), rng.normal(1, 1, 40)),
+             (np.array([0.0, 1.0]), np.array([0.0, 0.5, 1.0]))]
+    for a, b in cases:
+        want = _w1_cdf_area(a, b)
+        got = float(call(answer, a.copy(), b.copy()))
+        # Exact arithmetic on a few hundred numbers: a right answer agrees to 1e-9.
+        if abs(got - want) <= 1e-9 * max(1.0, want):
+            continue
+        if a.size != b.size:
+            n = min(a.size, b.size)
+            if abs(got - float(np.mean(np.abs(np.sort(a)[:n] - np.sort(b)[:n])))) < 1e-9:
+                return "you cut the longer sample to the shorter one's length: that drops its largest values"
+        if abs(got - abs(float(a.mean()) - float(b.mean()))) < 1e-9:
+            return "that is the distance between the means; W1 compares the whole distributions"
+        return f"for samples of sizes {a.size} and {b.size} your W1 is off by {abs(got - want):.3g}"
+    return None
+
+
+def _w1_mistakes() -> tuple[tuple[str, Callable[[], Any]], ...]:
+    def truncate():
+        def w1_between(a, b):
+            n = min(len(a), len(b))
+            return float(np.mean(np.abs(np.sort(a)[:n] - np.sort(b)[:n])))
+        return w1_between
+
+    def means():
+        def w1_between(a, b):
+            return abs(float(np.mean(a)) - float(np.mean(b)))
+        return w1_between
+
+    return (("cuts the longer sample to the shorter one's length", truncate),
+            ("compares only the means", means))
+
+
+register(Exercise(
+    name="02.w1_unequal",
+    question="Write W1 between two samples of any sizes.",
+    kind="code", judge=_judge_w1, make_reference=_w1_reference,
+    hints=("W1 is the integral over u in [0, 1] of |Q_a(u) - Q_b(u)|, Q the quantile functions.",
+           "A sample's quantile function is a step function: Q_a(u) = a_(k) for u in [(k-1)/n, k/n).",
+           "Put the jump points k/n of both samples on one sorted grid; between two grid points both "
+           "quantiles are constant, so the integral is a sum of |difference| x width."),
+    explanation="With unequal sizes the sorted values do not pair up one to one, but the quantile functions "
+                "still do: integrate their distance over u, piece by piece.",
+    mistakes=_w1_mistakes(),
+))
+
+register(predict_choice(
+    "02.beta1",
+    "With Adam beta1 = 0.9, which discriminator gets the moments right in most runs after 500 rounds?",
+    "none", options=("sorted", "meanstd", "sorted_real", "all", "none"),
+    why="With beta1 = 0.9 the generated mean and std overshoot and swing around the target for hundreds of "
+        "rounds whatever D sees; on every seed block the course tried, no input got the moments in more "
+        "than three runs of ten. Momentum, not the input, decided it.",
+    hints=("Look back at notebook 01: what did Dev Nag's runs (Adam beta1 0.9) do with their mean?",
+           "Momentum keeps a step going in the direction of the last ones, past the point where it should turn."),
+    wrong_reasons={"meanstd": "that is the tutorial's claim, and it did not hold here: momentum, not the input, "
+                              "decided whether the moments came out right",
+                   "sorted": "the sorted D wins with beta1 = 0.5; with 0.9 its runs are still swinging at round 500",
+                   "all": "momentum 0.9 keeps every run's mean swinging past the target at this budget"},
+))
+
+
+# ----------------------------------------------------------------------------------------------
 # Notebook 04: the Wasserstein GAN
 # ----------------------------------------------------------------------------------------------
 

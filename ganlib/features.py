@@ -83,9 +83,15 @@ class FeatureMap:
     per_value: bool  # True when D judges each value on its own
     code: str  # the one line a notebook shows
     description: str
+    # What D sees of G's samples, when it differs from what it sees of real ones (None: the same).
+    fake_fn: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.fn(x)
+
+    def fake(self, x: torch.Tensor) -> torch.Tensor:
+        """D's inputs for generated samples (the same map as for real ones unless `fake_fn` is set)."""
+        return self.fn(x) if self.fake_fn is None else self.fake_fn(x)
 
 
 FEATURE_MAPS: dict[str, FeatureMap] = {
@@ -99,15 +105,19 @@ FEATURE_MAPS: dict[str, FeatureMap] = {
                    "the sorted batch (learn-GAN's real samples)"),
         FeatureMap("diffs", _diffs, lambda s: 2 * s, False, "cat([x, (x - x.mean(-1))**2])",
                    "the batch with its squared deviations (Dev Nag's 'data and variances')"),
-        FeatureMap("meanstd", _meanstd, lambda s: 2, False, "cat([x.mean(-1), x.std(-1)])",
+        FeatureMap("meanstd", _meanstd, lambda s: 2, False, "cat([x.mean(-1), x.std(-1, correction=0)])",
                    "the batch's mean and std only (learn-GAN)"),
         FeatureMap("moments", _moments4, lambda s: 4, False, "moments(x, 4)",
                    "the batch's mean, std, skew and excess kurtosis"),
         FeatureMap("batch+moments", _batch_moments, lambda s: s + 4, False, "cat([x, moments(x, 4)])",
                    "the raw batch plus its first four moments"),
         FeatureMap("sorted+meanstd", _sorted_meanstd, lambda s: s + 2, False,
-                   "cat([x.sort(-1).values, x.mean(-1), x.std(-1)])",
+                   "cat([x.sort(-1).values, x.mean(-1), x.std(-1, correction=0)])",
                    "the sorted batch plus its mean and std"),
+        # learn-GAN's first try: its real samples are sorted when they are made, and G's output goes
+        # to D as it comes out of G. D can then tell them apart by order alone until G sorts its output.
+        FeatureMap("sorted_real", _sorted, lambda s: s, False, "real: x.sort(-1).values; G's: x",
+                   "real samples sorted, G's output as it is (learn-GAN's first try)", fake_fn=_batch),
     ]
 }
 

@@ -243,7 +243,7 @@ class Trainer:
         with torch.no_grad():
             # Detached: D's loss must not reach G's parameters.
             fake = self._generate(z)
-        f_real, f_fake = self.features(real), self.features(fake)
+        f_real, f_fake = self.features(real), self.features.fake(fake)
         out_real, out_fake = self.D(f_real), self.D(f_fake)
         if c.loss == "bce":
             loss = bce_d_loss(out_real, out_fake)
@@ -262,7 +262,7 @@ class Trainer:
 
     def _g_step(self, z: torch.Tensor) -> torch.Tensor:
         c = self.config
-        out_fake = self.D(self.features(self._generate(z)))
+        out_fake = self.D(self.features.fake(self._generate(z)))
         loss = bce_g_loss(out_fake, c.g_objective) if c.loss == "bce" else wgan_g_loss(out_fake)
         # Only G's parameters are differentiated and stepped: D is left as it is.
         grads = torch.autograd.grad(loss.sum(), self.G.params)

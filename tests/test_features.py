@@ -20,6 +20,7 @@ EXPECTED = {
     "moments": (M, 4),
     "batch+moments": (M, S + 4),
     "sorted+meanstd": (M, S + 2),
+    "sorted_real": (M, S),
 }
 
 
@@ -118,3 +119,21 @@ def test_each_map_sees_each_run_alone(x):
     for name, fm in FEATURE_MAPS.items():
         assert torch.equal(fm(x)[1], fm(y)[1]), name
         assert not torch.equal(fm(x)[0], fm(y)[0]), name
+
+
+def test_sorted_real_sorts_real_samples_only_and_trains() -> None:
+    from ganlib import Config, Trainer
+    from ganlib.features import get_feature_map
+
+    fm = get_feature_map("sorted_real")
+    x = torch.tensor([[[3.0, 1.0, 2.0]]])
+    assert torch.equal(fm(x), torch.tensor([[[1.0, 2.0, 3.0]]])) and torch.equal(fm.fake(x), x)
+    # Every other map shows real and generated samples the same way.
+    assert all(torch.equal(m.fake(x), m(x)) for name, m in FEATURE_MAPS.items() if name != "sorted_real")
+    # In training, G's gradient reaches its raw (unsorted) output: one step changes G.
+    tr = Trainer(Config(features="sorted_real", seeds=2, rounds=5, eval_every=5, eval_samples=100, batch_size=8,
+                        g_hidden=(8, 8), d_hidden=(8, 8)))
+    before = [p.detach().clone() for p in tr.G.params]
+    tr.step(5)
+    assert all(not torch.equal(a, b) for a, b in zip(before, tr.G.params))
+    assert tr.diverged_at == [None, None]

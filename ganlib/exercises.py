@@ -555,6 +555,82 @@ register(predict_choice(
 
 
 # ----------------------------------------------------------------------------------------------
+# Notebook 03: what the discriminator sees
+# ----------------------------------------------------------------------------------------------
+
+def _diffs_reference() -> Callable:
+    def diffs(x):
+        # the values, then each value's squared deviation from the mean of its own batch (last axis)
+        return torch.cat([x, (x - x.mean(-1, keepdim=True)) ** 2], dim=-1)
+
+    return diffs
+
+
+def _judge_diffs(answer: Any) -> str | None:
+    gen = torch.Generator().manual_seed(3)
+    x = 4 + 1.25 * torch.randn(3, 2, 16, generator=gen, dtype=torch.float64)
+    want = _diffs_reference()(x)
+    got = call(answer, x.clone())
+    if not isinstance(got, torch.Tensor):
+        return "return a torch tensor, so that G's gradient can flow through it"
+    if tuple(got.shape) != tuple(want.shape):
+        return f"for x of shape {tuple(x.shape)} the result must have shape {tuple(want.shape)}, not {tuple(got.shape)}"
+    if torch.allclose(got, want, rtol=0, atol=1e-12):
+        x_req = x.clone().requires_grad_(True)
+        out = call(answer, x_req)
+        if not out.requires_grad:
+            return "the values are right but the result is detached from x: G could not learn through it"
+        return None
+    global_mean = torch.cat([x, (x - x.mean()) ** 2], -1)
+    if torch.allclose(got, global_mean, atol=1e-9):
+        return "the deviations are from the mean of the whole tensor; each batch (last axis) needs its own mean"
+    if torch.allclose(got[..., 16:], (x - x.mean(-1, keepdim=True)).abs(), atol=1e-9):
+        return "those are absolute deviations; Dev Nag's map squares them"
+    return "not the values followed by their squared deviations from their batch's mean"
+
+
+def _diffs_mistakes() -> tuple[tuple[str, Callable[[], Any]], ...]:
+    def global_mean():
+        def diffs(x):
+            return torch.cat([x, (x - x.mean()) ** 2], dim=-1)
+        return diffs
+
+    def absolute():
+        def diffs(x):
+            return torch.cat([x, (x - x.mean(-1, keepdim=True)).abs()], dim=-1)
+        return diffs
+
+    return (("takes the deviations from the mean of all batches together", global_mean),
+            ("uses absolute instead of squared deviations", absolute))
+
+
+register(Exercise(
+    name="03.diffs",
+    question="Write Dev Nag's 'data and variances' feature map for batches of shape (K, M, S).",
+    kind="code", judge=_judge_diffs, make_reference=_diffs_reference,
+    hints=("Each batch is the last axis: its mean is x.mean(-1, keepdim=True), shape (K, M, 1).",
+           "Subtract that mean (it broadcasts over the S values), square, and put the result after x "
+           "with torch.cat(..., dim=-1)."),
+    explanation="The squared deviations hand D the spread of each batch directly; computing them per batch "
+                "(the last axis) keeps runs and batches apart, and staying in torch keeps G's gradient.",
+    mistakes=_diffs_mistakes(),
+))
+
+register(predict_choice(
+    "03.race_winner",
+    "On the normal target, which D input has the lowest median W1 after 800 rounds?",
+    "sorted", options=("value", "batch", "sorted", "diffs", "meanstd", "moments", "batch+moments"),
+    why="Only the sorted batch shows D all 64 quantiles in a fixed order, so only it can tell G where its "
+        "shape is wrong; on every seed block the course tried it had the lowest median W1 on the normal.",
+    hints=("The normal differs from G's starting (uniform) shape in its tails: which input shows D the tails?",
+           "A sorted batch is the sample's quantile function."),
+    wrong_reasons={"diffs": "the squared deviations give D the spread, which diffs gets right, but not the shape",
+                   "meanstd": "mean and std cannot see the shape; G keeps its starting uniform shape",
+                   "batch+moments": "more inputs made D's signal worse here, not better"},
+))
+
+
+# ----------------------------------------------------------------------------------------------
 # Notebook 04: the Wasserstein GAN
 # ----------------------------------------------------------------------------------------------
 

@@ -259,7 +259,8 @@ class Dashboard:
     use them). Changing anything else (target, what D sees, widths, loss, seeds) resets the run
     and says so. In a kernel, Play runs an asyncio task that trains a few rounds, sends a frame
     and yields, so button clicks and slider moves are handled between frames; it aims at
-    `frame_rate` frames a second and fills the time between frames with training. `step_frames(n)`
+    `frame_rate` frames a second and spends `train_share` of each frame period training (the rest
+    is left to the browser and the Jupyter server, which share the machine). `step_frames(n)`
     trains `chunk` rounds and sends a frame, n times, synchronously (tests, notebook cells).
     """
 
@@ -273,6 +274,7 @@ class Dashboard:
         max_rounds: int = 20_000,
         height: int | str = 420,
         frame_rate: float = 30.0,
+        train_share: float = 0.7,
     ) -> None:
         bad = [f for f in live_fields if f not in LIVE_FIELDS]
         if bad:
@@ -283,6 +285,7 @@ class Dashboard:
         self.chunk = chunk
         self.max_rounds = max_rounds
         self.frame_rate = frame_rate
+        self.train_share = train_share
         self.live = {f: make_control(f, field_value(config, f)) for f in live_fields}
         self.shape = {f: make_control(f, field_value(config, f)) for f in reset_fields}
         self.controls = {**self.live, **self.shape}
@@ -408,8 +411,9 @@ class Dashboard:
         if self.trainer is None:
             return
         now = time.perf_counter()
-        # While playing, four updates a second: each one makes the browser lay out the page again.
-        if self.playing and now - self._status_time < 0.25:
+        # While playing, one update a second: each is a message and makes the browser lay out
+        # the page again (the canvas shows the round anyway).
+        if self.playing and now - self._status_time < 1.0:
             return
         self._status_time = now
         text = f"round {self.trainer.round}" + ("" if self.playing else " (paused)")
@@ -453,26 +457,33 @@ class Dashboard:
         self._task = loop.create_task(self._play_loop())
 
     def _rounds_per_frame(self) -> int:
-        """As many rounds as fit between two frames after the frame's own cost, from chunk/4 to chunk.
+        """Rounds that fit in the training share of a frame period, from chunk/4 to chunk.
 
         The floor keeps training efficient on a slow machine: every `Trainer.step` call ends with
         an evaluation, which would cost more than the rounds themselves if a call trained one.
         """
         if self._seconds_per_round <= 0:
             return self.chunk
-        cost = float(np.median(self.frame_seconds[-20:])) if self.frame_seconds else 0.0
-        budget = max(0.0, 1.0 / self.frame_rate - cost)
+        budget = max(0.0, self.train_share / self.frame_rate - self.frame_cost_recent())
         return max(max(1, self.chunk // 4), min(self.chunk, int(budget / self._seconds_per_round)))
 
+    def frame_cost_recent(self) -> float:
+        """Median kernel seconds of the last 20 frames (0 before the first)."""
+        return float(np.median(self.frame_seconds[-20:])) if self.frame_seconds else 0.0
+
     async def _play_loop(self) -> None:
+        period = 1.0 / self.frame_rate
         while self.playing:
+            t0 = time.perf_counter()
             if not self._guard(self._can_train):
                 break
             self._guard(self._train, self._rounds_per_frame())
             if self.trainer is not None and self.plot.ready_for_frame():
                 self._guard(self.redraw)
-            # Yield to the kernel so clicks and slider moves are handled between frames.
-            await asyncio.sleep(0)
+            # Sleep out the rest of the frame period: the kernel handles clicks and slider moves
+            # meanwhile, and the browser and the Jupyter server, which draw and relay the frames
+            # on the same few cores, get their share.
+            await asyncio.sleep(max(0.0, period - (time.perf_counter() - t0)))
         self.playing = False
         self._show_status()
 

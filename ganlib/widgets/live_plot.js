@@ -473,7 +473,7 @@ function drawAll(canvas, el, model, store) {
   const height = model.get("height");
   const width = Math.max(300, el.clientWidth || 900);
   const dpr = window.devicePixelRatio || 1;
-  canvas.style.height = `${height}px`;
+  if (canvas.style.height !== `${height}px`) canvas.style.height = `${height}px`;
   if (canvas.width !== Math.round(width * dpr) || canvas.height !== Math.round(height * dpr)) {
     canvas.width = Math.round(width * dpr);
     canvas.height = Math.round(height * dpr);
@@ -509,10 +509,15 @@ export default {
     const canvas = document.createElement("canvas");
     el.appendChild(canvas);
     let pending = false;
+    const counters = { frames: 0, drawMs: 0 };
+    el.ganlibCounters = counters;
     const draw = () => {
       pending = false;
+      const t0 = performance.now();
       drawAll(canvas, el, model, store);
-      el.dataset.frames = String((Number(el.dataset.frames) || 0) + 1);
+      // Counters a browser test can read (a property, not an attribute: no DOM mutation per frame).
+      counters.frames += 1;
+      counters.drawMs += performance.now() - t0;
       if (store.seq > store.acked) {
         store.acked = store.seq;
         model.send({ type: "drawn", seq: store.seq });

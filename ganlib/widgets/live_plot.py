@@ -40,7 +40,7 @@ class LivePlot(anywidget.AnyWidget):
     # Identifies this model's data store in the browser: every view of the widget shares it.
     uid = traitlets.Unicode().tag(sync=True)
 
-    def __init__(self, *, height: int = 420, max_in_flight: int = 3, **kwargs: Any) -> None:
+    def __init__(self, *, height: int = 420, max_in_flight: int = 2, **kwargs: Any) -> None:
         super().__init__(height=height, uid=uuid.uuid4().hex, **kwargs)
         self.max_in_flight = max_in_flight
         self.sent = 0

@@ -107,7 +107,8 @@ def readable_png(
     key = _layout_key(fig)
     known = layouts.get(key) if layouts is not None and reuse_layout else None
     if known is not None:
-        fig.set_layout_engine("none")
+        # No layout engine at all: with one, even a placeholder, savefig draws the figure twice.
+        fig.set_layout_engine(None)
         for ax, pos in zip(fig.axes, known):
             ax.set_position(pos)
     else:
@@ -434,7 +435,8 @@ def dashboard_figure(trainer: Trainer, n_samples: int = 2000) -> Figure:
     sees whole batches, G's sorted sample against the target's quantiles); G's map against both
     monotone ideal maps; losses; mean and std; W1 in target std with the success line at 0.1.
     """
-    fig, axes = plots.new_figure(2, 3, 12.0, 6.0)
+    # Fixed margins to start with: `Panel.show` lays it out (or reuses a layout) when it draws.
+    fig, axes = plots.new_figure(2, 3, 12.0, 6.0, fast=True)
     h = trainer.history
     target = trainer.target
     samples = trainer.sample(n_samples)

@@ -47,6 +47,8 @@ from ganlib.widgets.controls import (
 
 # Smallest text on a figure, in screen pixels (the issue's readability bar at 1366 x 768).
 MIN_TEXT_PX = 10
+# Largest resolution of a panel's figure (a small figure is shown smaller, not enlarged).
+MAX_DPI = 100.0
 # Widest figure a panel draws: the output area of a notebook at 1366 px with the file browser open.
 FIGURE_WIDTH_PX = 900
 
@@ -87,14 +89,15 @@ def readable_png(
 ) -> bytes:
     """`fig` as PNG bytes that fit max_width x max_height pixels, every text at least min_text_px high.
 
-    The resolution is chosen so the image fits the box when shown at its own size; texts smaller
-    than `min_text_px` at that resolution are enlarged, and the figure is laid out again
+    The resolution is chosen so the image fits the box when shown at its own size (at most
+    100 dpi); texts smaller than `min_text_px` at that resolution are enlarged, and the figure is laid out again
     (constrained layout) so the larger labels do not overlap their neighbours. Laying out costs
     about as much as drawing, so with a `layouts` cache and `reuse_layout`, a figure shaped like
     one laid out before takes that one's axes positions instead (redraws during training).
     """
     w_in, h_in = fig.get_size_inches()
-    dpi = min(max_width_px / w_in, max_height_px / h_in)
+    # Never above 100 dpi: a small figure is not blown up to fill the box (10 pt text would be 14 px).
+    dpi = min(max_width_px / w_in, max_height_px / h_in, MAX_DPI)
     min_pt = min_text_px * 72.0 / dpi
     for ax in fig.axes:
         for which, axis in (("x", ax.xaxis), ("y", ax.yaxis)):
@@ -118,6 +121,11 @@ def readable_png(
     if layouts is not None and known is None:
         layouts[key] = [ax.get_position() for ax in fig.axes]
     return buf.getvalue()
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """Width and height in pixels of PNG bytes (from the IHDR chunk that opens every PNG)."""
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
 
 
 class _Run:
@@ -188,10 +196,11 @@ class Panel:
                 c.observe(self._on_change, names="value")
         header = [W.HTML(f"<b>{title}</b>")] if title else []
         # The figure's box keeps its height from the start, so the page does not jump at the first draw.
-        figure_box = W.Box([self.image], layout=W.Layout(min_height=f"{self.figure_size[1]:.0f}px"))
+        self._figure_box = W.Box([self.image], layout=W.Layout(min_height=f"{self.figure_size[1]:.0f}px",
+                                                               align_items="flex-start"))
         self.widget = W.VBox([*header, control_grid([*self.controls.values(), *self.extras.values()]),
                               W.HBox([self.button, self.cancel_button, self.progress, self.status]), self.message,
-                              figure_box, self.html])
+                              self._figure_box, self.html])
 
     # --- what a job calls ---
     def current_config(self) -> Config:
@@ -216,6 +225,8 @@ class Panel:
             png = plots.to_png(fig, dpi)
         self.check_cancelled()
         self.image.value = png
+        # The box keeps the height of the latest figure: no gap around a short one, no jump between redraws.
+        self._figure_box.layout.min_height = f"{png_size(png)[1]}px"
         self.redraws += 1
         if self.first_draw_seconds is None:
             self.first_draw_seconds = time.perf_counter() - self._t_start

@@ -6,7 +6,7 @@ to the background exactly as a reader's release does) and times the panel's firs
 end of its run; then starts a long run (the largest `rounds`, where the panel has that control)
 and presses Cancel after its first redraw, timing how long the run takes to stop. For each
 dashboard: times Step (chunk rounds + a frame) and the kernel's cost of one frame (sample G,
-evaluate D, D* and the maps, send the new data) early in a run and after 5,000 more rounds.
+evaluate D, D* and the maps, send the new data) early in a run and up to 5,000 rounds later.
 Prints a table and writes JSON:
 
     python benchmarks/slider_latency.py --json artifacts/slider_latency.json
@@ -87,8 +87,9 @@ for _obj in [o for o in gc.get_objects() if isinstance(o, (Panel, Dashboard))]:
                           "final_s": time.perf_counter() - _t0, "error": None})
         for _when in ("early", "late"):
             if _when == "late":
-                _obj.trainer.step(5000)
-                _obj.step_frames(1)  # carries the 5,000 rounds once
+                # As far into the run as max_rounds leaves room for (5,000 rounds at most).
+                _obj.trainer.step(max(0, min(5000, _obj.max_rounds - _obj.trainer.round - 12 * _obj.chunk)))
+                _obj.step_frames(1)  # carries those rounds once
             _obj.frame_seconds.clear()
             _obj.step_frames(10)
             _rows.append({"kind": "dashboard", "control": f"frame@{_obj.trainer.round}",

@@ -1,21 +1,94 @@
-"""Slider panels and the dashboard, driven headless: set values, press buttons, check what changed."""
+"""Slider panels, the dashboard and progress bars, driven headless: set values, press buttons, check.
+
+Two ways a panel runs: code (`panel.run()`, or setting `.value`) runs it to the end at once; the
+browser (a release arrives through `set_state`, exactly as ipywidgets' comm handler calls it; or
+the Run button inside a running event loop) starts it in the background. The background tests
+run inside `asyncio.run`, standing in for the kernel's loop.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import struct
+import time
 
 import ipywidgets as W
+import numpy as np
 import pytest
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.text import Text
+from scipy import stats
 
-from ganlib import Config
+from ganlib import Config, Trainer, train
 from ganlib import widgets as gw
+from ganlib.distributions import ideal_generator
+from ganlib.metrics import optimal_discriminator
+from ganlib.widgets.panel import readable_png
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # Small enough to train in a fraction of a second: the tests check wiring, not GAN quality.
 TINY = Config(seeds=2, rounds=60, eval_every=20, eval_samples=500, batch_size=16, g_hidden=(8, 8), d_hidden=(8, 8))
+# Long enough (a few seconds) that a run is still going when the test cancels it.
+LONG = TINY.replace(rounds=10_000)
 DIVERGING = dict(d_optimizer="sgd", g_optimizer="sgd", d_lr=10.0, g_lr=10.0, normalize=False,
                  target_mean=1000.0, features="batch", lr_decay=1.0)
 
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk."""
+    assert bytes(png).startswith(PNG_MAGIC)
+    return struct.unpack(">II", bytes(png)[16:24])
+
+
+def release(control: W.Widget, value) -> None:
+    """Set a control as the browser does when the reader releases it (through the comm's set_state)."""
+    if isinstance(control, (W.Dropdown, W.SelectionSlider)):
+        control.set_state({"index": list(control.options).index(value)})
+    else:
+        control.set_state({"value": value})
+
+
+async def wait_until(cond, timeout: float = 30.0) -> None:
+    t0 = time.perf_counter()
+    while not cond():
+        if time.perf_counter() - t0 > timeout:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.005)
+
+
+class Recorder:
+    """Captures what a LivePlot sends (the frames a browser would receive)."""
+
+    def __init__(self, plot: gw.LivePlot) -> None:
+        self.messages: list[tuple[dict, list]] = []
+        original = plot.send
+
+        def send(content, buffers=None):
+            self.messages.append((content, list(buffers or [])))
+            original(content, buffers=buffers)
+
+        plot.send = send
+
+    def frames(self) -> list[dict]:
+        out = []
+        for content, buffers in self.messages:
+            if content["type"] != "frame":
+                continue
+            parts = {}
+            for part in content["parts"]:
+                arrays = [np.frombuffer(buffers[a["buffer"]], dtype=np.float32).reshape(a["shape"])
+                          for a in part["arrays"]]
+                parts[part["id"]] = (part["mode"], arrays)
+            out.append({"header": content, "parts": parts,
+                        "bytes": sum(memoryview(b).nbytes for b in buffers)})
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# Controls
+# --------------------------------------------------------------------------------------------
 
 def test_controls_have_the_right_kind_range_and_apply_on_release() -> None:
     lr = gw.make_control("d_lr", 2e-3)
@@ -40,19 +113,25 @@ def test_config_with_applies_pseudo_fields() -> None:
     assert cfg.g_activations == ("tanh", "tanh") and cfg.d_lr == 1e-3
 
 
-def test_training_panel_trains_draws_and_retrains_when_a_slider_moves() -> None:
+# --------------------------------------------------------------------------------------------
+# Panels: the synchronous path (code, notebook cells)
+# --------------------------------------------------------------------------------------------
+
+def test_training_panel_trains_draws_and_retrains_when_code_sets_a_value() -> None:
     panel = gw.training_panel(TINY, ["d_lr", "seed", "target"], gw.dashboard_figure)
     assert panel.last_error is None and panel.runs == 1
     assert bytes(panel.image.value).startswith(PNG_MAGIC)
     assert panel.trainer.round == TINY.rounds
     assert panel.first_draw_seconds is not None
     first_png, first_redraws = panel.image.value, panel.redraws
-    panel.controls["seed"].value = 7
+    panel.controls["seed"].value = 7  # code, not the browser: runs to the end before returning
+    assert panel.task is None and not panel.running
     assert panel.runs == 2 and panel.trainer.seeds == [7, 8]
     assert panel.redraws > first_redraws and panel.image.value != first_png
     panel.controls["d_lr"].value = 1e-4
     assert panel.trainer.opt_d.lr == pytest.approx(1e-4)
-    assert panel.progress.value == 1.0
+    assert panel.progress.value == 1.0 and panel.status.value.startswith("done in")
+    assert panel.cancel_button.disabled  # nothing to cancel
 
 
 def test_a_failing_job_shows_a_message_and_the_panel_stays_usable() -> None:
@@ -84,6 +163,149 @@ def test_divergence_is_shown_in_the_panel() -> None:
     assert "diverged" in panel.message.value and "loss became" in panel.message.value
 
 
+def test_panel_figures_fit_their_box_and_no_text_is_below_10_px() -> None:
+    # A figure made for print (13 x 3.2 in, 7-8 pt text) shown in a 900 x 300 px box: drawn at
+    # 900 / 13 = 69 dpi, 8 pt would be 8 * 69 / 72 = 7.7 px, so it must be enlarged to 10 px.
+    fig = Figure(figsize=(13, 3.2))
+    axes = fig.subplots(1, 3)
+    for ax in axes:
+        ax.plot([0, 1], [0, 1], label="a line")
+        ax.set_title("title", fontsize=8)
+        ax.set_xlabel("x", fontsize=7)
+        ax.legend(fontsize=7)
+        ax.tick_params(labelsize=6)
+    twin = axes[1].twinx()
+    twin.set_ylabel("critic f(x)", fontsize=8)
+    png = readable_png(fig, 900, 300)
+    width, height = png_size(png)
+    dpi = width / 13
+    assert width <= 900 and height <= 300 and max(width - 900, height - 300) >= -1  # fills the box
+    sizes_px = [t.get_fontsize() * dpi / 72 for t in fig.findobj(Text) if t.get_text()]
+    assert sizes_px and min(sizes_px) >= 10 - 1e-9
+    tick_px = [tk.label1.get_fontsize() * dpi / 72 for ax in fig.axes for tk in ax.xaxis.get_major_ticks()]
+    assert min(tick_px) >= 10 - 1e-9
+    # The twin axis' label must not reach into the next panel (the bug of notebook 04's figure).
+    fig.set_dpi(dpi)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    label_box = twin.yaxis.label.get_window_extent(renderer)
+    neighbour = axes[2].get_tightbbox(renderer)
+    assert label_box.x1 <= neighbour.x0 + 1
+
+
+def test_panel_images_are_shown_at_their_own_size() -> None:
+    panel = gw.training_panel(TINY, ["seed"], gw.dashboard_figure, height="300px", width=800)
+    width, height = png_size(panel.image.value)
+    # dashboard_figure is 12 x 6 in: the box's height binds, 300 / 6 = 50 dpi -> 600 x 300 px.
+    assert (width, height) == (600, 300)
+    assert panel.image.layout.max_width == "100%"
+
+
+# --------------------------------------------------------------------------------------------
+# Panels: the background path (the browser)
+# --------------------------------------------------------------------------------------------
+
+def test_a_release_trains_in_the_background_and_the_loop_stays_free() -> None:
+    async def scenario() -> tuple[gw.Panel, int, bool]:
+        panel = gw.training_panel(TINY.replace(rounds=1500), ["seed"], gw.dashboard_figure)
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        tick_task = asyncio.create_task(ticker())
+        release(panel.controls["seed"], 7)
+        started = panel.task is not None and panel.trainer.seeds == [0, 1]  # returned before training
+        await panel.task
+        tick_task.cancel()
+        return panel, ticks, started
+
+    panel, ticks, started = asyncio.run(scenario())
+    assert started
+    assert panel.last_error is None and panel.trainer.seeds == [7, 8] and panel.trainer.round == 1500
+    assert panel.status.value.startswith("done in") and panel.cancel_button.disabled
+    # The loop ran while the job trained: a 10 ms ticker advanced many times, not once at the end.
+    assert ticks >= 5
+
+
+def test_cancel_stops_a_background_run_within_half_a_second() -> None:
+    async def scenario() -> tuple[gw.Panel, float, object]:
+        panel = gw.training_panel(TINY, ["seed", "rounds"], gw.dashboard_figure)
+        before = panel.trainer
+        release(panel.controls["rounds"], 10_000)
+        await wait_until(lambda: panel.redraws >= 2 and not panel.cancel_button.disabled)
+        await asyncio.sleep(0.2)  # in the middle of training
+        assert panel.running
+        t0 = time.perf_counter()
+        panel.cancel_button.click()
+        await panel.task
+        return panel, time.perf_counter() - t0, before
+
+    panel, seconds, before = asyncio.run(scenario())
+    assert seconds <= 0.5, f"the cancelled run took {seconds:.2f} s to stop"
+    assert panel.status.value.startswith("cancelled") and panel.cancelled_runs == 1
+    assert not panel.running and panel.cancel_button.disabled
+    assert panel.trainer is before  # the cancelled run left no half-trained result behind
+
+
+def test_a_new_release_cancels_the_run_in_progress_and_starts_the_new_one() -> None:
+    async def scenario() -> tuple[gw.Panel, asyncio.Task, asyncio.Task]:
+        panel = gw.training_panel(LONG.replace(rounds=100), ["seed", "rounds"], gw.dashboard_figure)
+        release(panel.controls["rounds"], 10_000)
+        first = panel.task
+        await wait_until(lambda: panel.redraws >= 2 and panel.running)
+        release(panel.controls["rounds"], 250)
+        release(panel.controls["seed"], 4)  # two quick releases: only the last one runs
+        second = panel.task
+        await asyncio.gather(first, second)
+        return panel, first, second
+
+    panel, first, second = asyncio.run(scenario())
+    assert first is not second and panel.cancelled_runs == 1
+    assert panel.trainer.round == 250 and panel.trainer.seeds == [4, 5]
+    assert panel.status.value.startswith("done in") and panel.runs == 3  # the first, the cancelled, the last
+
+
+def test_code_run_cancels_a_background_run_and_finishes_before_returning() -> None:
+    async def scenario() -> gw.Panel:
+        panel = gw.training_panel(TINY, ["seed", "rounds"], gw.dashboard_figure)
+        panel.button.click()  # the Run button inside a running loop: background
+        assert panel.task is not None
+        await wait_until(lambda: panel.running)
+        release(panel.controls["rounds"], 10_000)
+        await wait_until(lambda: panel.redraws >= 3 and panel.running)
+        panel.controls["seed"].value = 9  # code: cancels, waits, runs to the end right here
+        assert not panel.running and panel.trainer.seeds == [9, 10] and panel.trainer.round == 10_000
+        await panel.task
+        return panel
+
+    panel = asyncio.run(scenario())
+    # Two runs cancelled: the Run button's by the release, the release's by the code.
+    assert panel.cancelled_runs == 2 and panel.trainer.seeds == [9, 10]
+
+
+def test_a_background_failure_becomes_a_message() -> None:
+    def job(cfg: Config, panel: gw.Panel) -> None:
+        panel.set_progress(0.5, 1)
+        raise RuntimeError("boom")
+
+    async def scenario() -> gw.Panel:
+        panel = gw.Panel(TINY, ["seed"], job, auto=True)
+        release(panel.controls["seed"], 2)
+        await panel.task
+        return panel
+
+    panel = asyncio.run(scenario())
+    assert panel.last_error == "RuntimeError: boom" and "boom" in panel.message.value
+    assert panel.status.value == "failed" and not panel.running
+
+
+# --------------------------------------------------------------------------------------------
+# The dashboard
+# --------------------------------------------------------------------------------------------
+
 def test_dashboard_steps_changes_live_fields_and_resets_on_shape_changes() -> None:
     dash = gw.Dashboard(TINY, chunk=10)
     assert dash.trainer.round == 0 and dash.frames == 1  # the initial state is drawn
@@ -101,9 +323,94 @@ def test_dashboard_steps_changes_live_fields_and_resets_on_shape_changes() -> No
     dash.shape["target"].value = "mixture"
     assert dash.trainer is not trainer and dash.trainer.round == 0
     assert dash.trainer.target.name == "mixture" and "target changed" in dash.message.value
+    assert dash.plot.spec["panels"][0]["legend"][1]["label"] == "target mixture pdf"
+    dash.step_frames(2)
+    assert dash.fps > 0 and dash.frame_cost > 0
     dash.reset_button.click()
     assert dash.trainer.round == 0
-    assert bytes(dash.image.value).startswith(PNG_MAGIC) and dash.fps > 0
+
+
+def test_dashboard_frames_carry_the_whole_history_once_and_the_exact_curves() -> None:
+    dash = gw.Dashboard(TINY.replace(seeds=3, features="value"), chunk=10)
+    rec = Recorder(dash.plot)
+    dash.step_frames(6)
+    frames = rec.frames()
+    assert len(frames) == 6 and [f["header"]["seq"] for f in frames] == list(range(2, 8))
+    h = dash.trainer.history
+    # Appended pieces, put together, are the history: no round missing, none sent twice.
+    for key in ("d_loss", "g_loss"):
+        ys = np.concatenate([f["parts"][key][1][0] for f in frames], 1)
+        xs = np.concatenate([f["parts"][key][1][1] for f in frames])
+        np.testing.assert_allclose(ys, getattr(h, key)[:, :], rtol=1e-6, atol=1e-6)
+        np.testing.assert_array_equal(xs, np.arange(1, 61))
+        assert all(f["parts"][key][0] == "append" for f in frames)
+    for key, scale in (("mean", 1.0), ("std", 1.0), ("w1", dash.trainer.target.std)):
+        ys = np.concatenate([f["parts"][key][1][0] for f in frames], 1)
+        # The first eval (round 0) went with the reset frame, before the recorder.
+        np.testing.assert_allclose(ys, getattr(h, key)[:, 1:] / scale, rtol=1e-6, atol=1e-6)
+    last = frames[-1]["parts"]
+    src = dash._source
+    g = dash.trainer.generator_map(src.z_quantiles)
+    np.testing.assert_allclose(last["map"][1][0], dash.trainer.generator_map(src.z), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(last["d"][1][0], dash.trainer.discriminator_curve(src.xs), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(last["dstar"][1][0][0], optimal_discriminator(src.xs, g[0], dash.trainer.target),
+                               rtol=1e-5, atol=1e-6)
+    counts, edges = np.histogram(g[0], bins=60, range=(src.lo, src.hi))
+    np.testing.assert_allclose(last["hist"][1][0][0], counts / (g[0].size * np.diff(edges)[0]), rtol=1e-5)
+
+
+def test_dashboard_ideal_maps_push_the_noise_onto_the_target() -> None:
+    # Both ideal maps in the spec, checked against scipy's normal quantiles: the increasing map
+    # sends the noise's p-quantile to the target's p-quantile, the decreasing one to its (1-p)-quantile.
+    dash = gw.Dashboard(TINY)
+    lines = dash.plot.spec["panels"][2]["lines"]
+    z = np.asarray(lines[0]["x"])
+    p = dash.trainer.noise.cdf(z)
+    target = stats.norm(TINY.target_mean, TINY.target_std)
+    np.testing.assert_allclose(lines[0]["y"], target.ppf(p), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(lines[1]["y"], target.ppf(1 - p), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(lines[0]["y"], ideal_generator(dash.trainer.target, dash.trainer.noise, z))
+
+
+def test_a_frame_costs_the_same_at_round_20_as_at_round_2000() -> None:
+    dash = gw.Dashboard(TINY, chunk=20)
+    rec = Recorder(dash.plot)
+    dash.step_frames(1)
+    early = rec.frames()[-1]["bytes"]
+    dash.trainer.step(2000)
+    dash.step_frames(1)  # carries the 2,000 rounds trained outside the dashboard: a bigger frame
+    dash.step_frames(1)
+    late = rec.frames()[-1]["bytes"]
+    assert dash.trainer.round == 2060 and late == early
+
+
+def test_a_new_page_gets_the_whole_run_and_a_slow_view_holds_frames_back() -> None:
+    dash = gw.Dashboard(TINY, chunk=10)
+    dash.step_frames(3)
+    rec = Recorder(dash.plot)
+    dash.plot._handle_custom(dash.plot, {"type": "hello"}, [])
+    (snap,) = rec.frames()
+    assert snap["parts"]["d_loss"][0] == "reset"
+    np.testing.assert_allclose(snap["parts"]["d_loss"][1][0], dash.trainer.history.d_loss, rtol=1e-6)
+    # A view drew the snapshot, then three frames went out unacknowledged: the fourth waits.
+    plot = dash.plot
+    plot._handle_custom(plot, {"type": "drawn", "seq": plot.sent}, [])
+    dash.step_frames(3)
+    assert not plot.ready_for_frame()
+    plot._handle_custom(plot, {"type": "drawn", "seq": plot.sent}, [])
+    assert plot.ready_for_frame()
+
+
+def test_dashboard_with_a_batch_level_d_shows_sorted_samples_against_target_quantiles() -> None:
+    dash = gw.Dashboard(TINY.replace(features="sorted"), chunk=10)
+    rec = Recorder(dash.plot)
+    dash.step_frames(1)
+    panel = dash.plot.spec["panels"][1]
+    assert "sorted sample" in panel["title"]
+    p = np.asarray(panel["lines"][0]["x"])
+    np.testing.assert_allclose(panel["lines"][0]["y"], stats.norm(4, 1.25).ppf(p), rtol=1e-6)
+    q = rec.frames()[-1]["parts"]["quantiles"][1][0]
+    assert q.shape == (2, TINY.batch_size) and (np.diff(q, axis=1) >= 0).all()
 
 
 def test_dashboard_rejects_a_shape_field_as_live() -> None:
@@ -116,25 +423,75 @@ def test_dashboard_stops_and_says_so_when_every_run_diverges() -> None:
     dash = gw.Dashboard(TINY.replace(**DIVERGING, seeds=1), chunk=10)
     dash.step_frames(3)
     assert dash.trainer.stopped and not dash.playing
-    assert "diverged" in dash.message.value
+    assert gw.ALL_DIVERGED in dash.message.value
+    rounds = dash.trainer.round
+    dash.message.value = ""
+    dash.step_button.click()
+    assert gw.ALL_DIVERGED in dash.message.value and dash.trainer.round == rounds
+    dash.live["d_lr"].value = 1e-4
+    assert gw.ALL_DIVERGED in dash.message.value and "the next rounds use it" not in dash.message.value
+
+
+def test_a_dashboard_whose_first_reset_failed_says_so_on_step_and_play() -> None:
+    if torch.cuda.is_available():
+        pytest.skip("needs a machine without CUDA, where device='cuda' cannot start a run")
+    dash = gw.Dashboard(TINY.replace(device="cuda"))
+    assert dash.trainer is None and "not available" in dash.message.value
+    dash.message.value = ""
+    dash.step_button.click()
+    assert "no run to train" in dash.message.value and "not available" in dash.message.value
+    dash.step_frames(2)  # from code too: a message, not an AttributeError
+    dash.play()
+    assert not dash.playing and "no run to train" in dash.message.value
 
 
 def test_play_trains_in_the_background_until_pause() -> None:
-    async def scenario() -> tuple[int, int]:
-        dash = gw.Dashboard(TINY, chunk=5)
+    async def scenario() -> tuple[int, int, gw.Dashboard]:
+        dash = gw.Dashboard(TINY, chunk=20)
         dash.play_button.click()
         assert dash.playing
-        # Give the event loop time for a few chunks; each yields between chunks.
-        for _ in range(200):
+        # Give the event loop time for a few frames; each yields between frames.
+        for _ in range(400):
             await asyncio.sleep(0.02)
-            if dash.trainer.round >= 15:
+            if dash.trainer.round >= 60 and dash.frames >= 6:
                 break
         dash.pause_button.click()
         await asyncio.sleep(0.05)
         stopped_at = dash.trainer.round
         await asyncio.sleep(0.1)
-        return stopped_at, dash.trainer.round
+        return stopped_at, dash.trainer.round, dash
 
-    stopped_at, later = asyncio.run(scenario())
-    assert stopped_at >= 15
+    stopped_at, later, dash = asyncio.run(scenario())
+    assert stopped_at >= 60 and dash.frames >= 6
     assert later == stopped_at  # paused: no more rounds
+    assert "paused" in dash.status.value
+
+
+# --------------------------------------------------------------------------------------------
+# Progress bars
+# --------------------------------------------------------------------------------------------
+
+def test_progress_displays_the_same_text_every_time_and_counts_rounds_across_trainers(capsys) -> None:
+    cfg = TINY.replace(rounds=40)
+    bar = gw.progress(2 * cfg.rounds, "two runs")
+    shown = capsys.readouterr().out
+    bar(Trainer(cfg))  # an update after display changes nothing already shown
+    again = gw.progress(2 * cfg.rounds, "two runs")
+    assert capsys.readouterr().out == shown and "two runs" in shown and "value=0" not in shown.replace(
+        "value=0.0", "")
+    for _ in range(2):
+        train(cfg, progress=again)
+    assert again.done == 2 * cfg.rounds and again.bar.value == 2 * cfg.rounds
+    assert again.note.value.startswith("80/80 rounds")
+
+
+def test_progress_as_a_context_and_around_a_loop() -> None:
+    with gw.progress(3, "loop", unit="config", show=False) as bar:
+        seen = list(bar.wrap("abc"))
+    assert seen == ["a", "b", "c"] and bar.done == 3 and bar.bar.bar_style == "success"
+    with pytest.raises(RuntimeError), gw.progress(10, "fails", show=False) as bad:
+        bad.advance(4)
+        raise RuntimeError("stop")
+    assert bad.bar.bar_style == "danger" and "stopped at 4/10" in bad.note.value
+    with pytest.raises(ValueError, match="total=0"):
+        gw.progress(0)

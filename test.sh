@@ -15,7 +15,11 @@ unset GAN_COURSE_SEED
 nbval=(--nbval --nbval-sanitize-with tests/nbval_sanitize.cfg)
 .venv/bin/python -m ruff check ganlib tests benchmarks notebooks scripts || exit 1
 status=0
-.venv/bin/python -m pytest -n 2 --dist loadfile "${nbval[@]}" tests notebooks "$@" || status=1
+.venv/bin/python -m pytest -n 2 --dist loadfile "${nbval[@]}" tests notebooks --ignore=tests/test_browser.py "$@" \
+  || status=1
 echo "== the notebooks again, on seed block GAN_COURSE_SEED=1000, against the same saved outputs =="
 GAN_COURSE_SEED=1000 .venv/bin/python -m pytest -n 2 --dist loadfile "${nbval[@]}" notebooks "$@" || status=1
+# Alone, because it measures how many times a second the dashboard redraws in the browser.
+echo "== the browser test (JupyterLab and Chromium) =="
+.venv/bin/python -m pytest tests/test_browser.py "$@" || status=1
 exit $status

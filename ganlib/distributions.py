@@ -62,6 +62,16 @@ class Distribution:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(mean={self.mean:g}, std={self.std:g})"
 
+    @property
+    def skewness(self) -> float:
+        """The exact skewness E[(X - mean)^3] / std^3 (it does not depend on the mean and std)."""
+        raise NotImplementedError
+
+    @property
+    def excess_kurtosis(self) -> float:
+        """The exact excess kurtosis E[(X - mean)^4] / std^4 - 3 (0 for a normal)."""
+        raise NotImplementedError
+
     # Subclasses implement these on float64 tensors.
     def _pdf(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -116,6 +126,14 @@ class Normal(Distribution):
 
     name = "normal"
 
+    @property
+    def skewness(self) -> float:
+        return 0.0
+
+    @property
+    def excess_kurtosis(self) -> float:
+        return 0.0
+
     def _pdf(self, x: torch.Tensor) -> torch.Tensor:
         z = (x - self.mean) / self.std
         return torch.exp(-0.5 * z * z) / (self.std * math.sqrt(2 * math.pi))
@@ -131,6 +149,15 @@ class Uniform(Distribution):
     """Uniform on [mean - sqrt(3) std, mean + sqrt(3) std]."""
 
     name = "uniform"
+
+    @property
+    def skewness(self) -> float:
+        return 0.0
+
+    @property
+    def excess_kurtosis(self) -> float:
+        # E z^4 of a uniform on [-sqrt(3), sqrt(3)] is 9/5.
+        return -1.2
 
     @property
     def low(self) -> float:
@@ -161,6 +188,15 @@ class Laplace(Distribution):
     name = "laplace"
 
     @property
+    def skewness(self) -> float:
+        return 0.0
+
+    @property
+    def excess_kurtosis(self) -> float:
+        # E |X - mean|^4 = 24 b^4 with variance 2 b^2: 24 / 4 - 3.
+        return 3.0
+
+    @property
     def scale(self) -> float:
         return self.std / _SQRT2
 
@@ -188,6 +224,17 @@ class Mixture(Distribution):
     n_uniforms = 2
     SHIFT = 0.8
     WIDTH = 0.6
+
+    @property
+    def skewness(self) -> float:
+        # Two equal components placed symmetrically about the mean.
+        return 0.0
+
+    @property
+    def excess_kurtosis(self) -> float:
+        # In std units a component is N(+-a, w^2) with a^2 + w^2 = 1, so E z^4 = a^4 + 6 a^2 w^2 + 3 w^4.
+        a, w = self.SHIFT, self.WIDTH
+        return a**4 + 6 * a**2 * w**2 + 3 * w**4 - 3.0
 
     @property
     def centres(self) -> tuple[float, float]:
@@ -224,7 +271,9 @@ class Mixture(Distribution):
 
     def from_uniform(self, u: torch.Tensor) -> torch.Tensor:
         lo, hi = self.centres
-        centre = torch.where(u[..., 0] < 0.5, lo, hi)
+        # The centres as float64 tensors: torch.where on two Python floats gives float32, which rounds a
+        # centre near 1e6 to a multiple of 0.0625.
+        centre = torch.full_like(u[..., 0], hi).masked_fill_(u[..., 0] < 0.5, lo)
         return centre + self.component_std * _std_normal_icdf(u[..., 1].clamp_min(_U_MIN))
 
 

@@ -416,7 +416,7 @@ class Trainer:
             vals = {name: float(m[name][k]) for name in ("mean", "std", "skew", "kurtosis", "w1", "ks")}
             div = self.diverged_at[k] is not None
             out.append(RunResult(
-                seed=seed, **vals,
+                seed=seed, **vals, w1_sigma=vals["w1"] / self.target.std,
                 success=(not div) and is_success(vals["w1"], self.target.std),
                 label=label_run(vals["mean"], vals["std"], vals["w1"], self.target, div),
                 diverged_at=self.diverged_at[k], diverged_reason=self.diverged_reason[k],

@@ -209,10 +209,11 @@ def test_sweep_over_seeds_is_rejected_or_honoured():
 
 def test_format_table_by_hand():
     runs = [
-        RunResult(seed=3, mean=4.01234, std=1.2, skew=0.015, kurtosis=-0.5, w1=0.05, ks=0.02, success=True,
-                  label="good", diverged_at=None),
-        RunResult(seed=4, mean=math.nan, std=math.nan, skew=math.nan, kurtosis=math.nan, w1=math.nan, ks=math.nan,
-                  success=False, label="diverged", diverged_at=7, diverged_reason="D loss became nan at round 7"),
+        RunResult(seed=3, mean=4.01234, std=1.2, skew=0.015, kurtosis=-0.5, w1=0.05, w1_sigma=0.04, ks=0.02,
+                  success=True, label="good", diverged_at=None),
+        RunResult(seed=4, mean=math.nan, std=math.nan, skew=math.nan, kurtosis=math.nan, w1=math.nan,
+                  w1_sigma=math.nan, ks=math.nan, success=False, label="diverged", diverged_at=7,
+                  diverged_reason="D loss became nan at round 7"),
     ]
     lines = format_table(runs).splitlines()
     assert len(lines) == 4

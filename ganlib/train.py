@@ -63,6 +63,9 @@ N_FINAL = 10_000
 # float64 arrays of one row's length alive at once while `evaluate` runs: the standardised copy,
 # sorted values and their int64 indices, and the closed form's terms (see ganlib.metrics).
 _METRIC_ARRAYS = 12
+# Freed memory the C allocator keeps instead of returning it: glibc keeps up to twice its mmap
+# threshold (which grows to at most 32 MiB) free at the top of its heap (mallopt(3), M_TRIM_THRESHOLD).
+_ALLOCATOR_SLACK = 64 * 2**20
 
 
 def _stream_generators(seeds: list[int], stream: str) -> list[torch.Generator]:
@@ -174,66 +177,82 @@ _REDUCE = {
 }
 
 
+# Activations whose backward pass needs their input: a layer using one keeps its values before
+# and after the activation. The others (relu, sigmoid, tanh, identity) keep only their output,
+# which the next layer keeps anyway as its input.
+_KEEPS_INPUT = ("elu", "leaky_relu")
+
+
+def _saved_elements(sizes: list[int], activations: tuple[str, ...], rows: int) -> int:
+    """Elements autograd keeps for the backward pass of one MLP applied to `rows` inputs."""
+    hidden = sum(w * (2 if a in _KEEPS_INPUT else 1) for w, a in zip(sizes[1:-1], activations))
+    return rows * (sizes[0] + hidden + sizes[-1])
+
+
 def estimate_memory(config: Config) -> MemoryEstimate:
     """The peak memory a Trainer of this config needs, in bytes, and which parts hold it.
 
     Held throughout: the two networks with their gradients and optimizer state, the evaluation
     noise (seeds x eval_samples values), the history (four numbers per run and round, kept and
-    copied once by `history`) and the buffers of a chunk of random numbers. On top, the largest
-    of: the tensors of one training step (both nets' activations on a batch, kept for the
-    backward pass, and the gradients flowing back); one block of evaluation; the final samples
-    (seeds x N_FINAL float64 values, what `sample` returns); the initialisation (each net's
-    weights drawn in float64 run by run, then stacked). Counted at full size as if all alive
-    together, so the estimate errs high; `tests/test_train.py` checks it against the memory a
-    process really takes.
+    copied once by `history`) and the reused buffers of a chunk of random numbers. On top, the
+    largest of: one training step (what autograd keeps of both nets' activations on a batch,
+    the features D is shown and two layers of gradients flowing back); making a chunk's batches
+    from its uniforms; one block of evaluation; the final samples (seeds x N_FINAL float64
+    values, what `sample` returns). Before all that, the initialisation: the parameters and a
+    net's largest weight matrix drawn in float64 run by run, stacked and transposed. Tensors of
+    a phase count as if all alive at once, so the estimate errs high; plus the memory the C
+    allocator keeps after freeing it. `tests/test_train.py` checks the estimate against the
+    memory a process really takes.
     """
     c = config
     k = c.seeds
     f = 8 if c.dtype == "float64" else 4
     g, d = _net_sizes(c)
-    pg, pd = _param_count(g), _param_count(d)
     state = {"adam": 2, "rmsprop": 1, "sgd": 0}
+    # Parameters, their gradients, the optimizer's state (plus a momentum buffer where used).
     copies_d = 2 + state[c.d_optimizer] + (c.d_optimizer != "adam" and c.d_momentum > 0)
     copies_g = 2 + state[c.g_optimizer] + (c.g_optimizer != "adam" and c.g_momentum > 0)
-    networks = k * f * (pg * copies_g + pd * copies_d)
+    networks = k * f * (_param_count(g) * copies_g + _param_count(d) * copies_d)
     eval_noise = k * _n_vectors(c, c.eval_samples) * c.noise_dim * f
     n_evals = c.rounds // c.eval_every + 2
     history = 2 * 8 * k * (4 * c.rounds + 6 * n_evals)
 
     lay = _layout(c)
-    cap = _chunk_cap(k, lay["per_round"])
-    # The uniforms of a chunk (float64), the batches made from them in the training dtype, and
-    # while they are made, the float64 values of the largest part with its two temporaries.
+    cap = min(_chunk_cap(k, lay["per_round"]), c.eval_every)
+    # The chunk's uniforms (float64) and the batches made from them in the training dtype; while
+    # a part is made, its float64 values and up to three temporaries (the mixture's centres).
+    random_numbers = k * cap * (8 * lay["per_round"] + f * lay["values_per_round"])
     largest_part = max(c.d_steps * lay["real_values"], max(c.d_steps, c.g_steps) * lay["z_values"])
-    random_numbers = k * cap * (8 * lay["per_round"] + f * lay["values_per_round"] + 3 * 8 * largest_part)
+    drawing = 4 * 8 * k * cap * largest_part
 
-    # One training step: for every net applied with autograd, each hidden layer keeps its input
-    # to the activation and its output (2 x width per row), plus the input and output layers;
-    # the backward pass adds two layers' worth of gradients. D runs on real and fake inputs,
-    # WGAN-GP adds a pass at the mixed inputs and its double backward (3 more).
     fm = get_feature_map(c.features)
     m, s = c.sets, c.batch_size
     d_rows = m * s if fm.per_value else m
     g_rows = m * s if c.generator == "per_value" else m
-
-    def kept(sizes: list[int], rows: int) -> int:
-        return rows * (sizes[0] + 2 * sum(sizes[1:-1]) + sizes[-1] + 2 * max(sizes))
-
-    # Building D's inputs from a sample of m x s values: copies, sort indices (int64), moments.
-    features = 4 * m * s * f + (m * s * 8 if "sorted" in c.features else 0)
+    saved_d = _saved_elements(d, c.d_activations, d_rows)
+    saved_g = _saved_elements(g, c.g_activations, g_rows)
+    # Gradients flowing back: a layer's output gradient and its input gradient at a time.
+    grads_d, grads_g = 2 * d_rows * max(d), 2 * g_rows * max(g)
+    # D's inputs made from m x s values (per branch): none for values and the raw batch (views);
+    # sorting keeps int64 indices; deviations and moments take a few sample-sized copies.
+    features = 0 if c.features in ("value", "batch") else m * s * (5 * f + (8 if "sorted" in c.features else 0))
+    # D runs on real and on fake inputs; WGAN-GP adds one at the mixed inputs, the graph of its
+    # gradient (kept for the penalty's own backward pass) and that backward pass.
     d_passes = 2 + (3 if c.loss == "wgan-gp" else 0)
-    d_step = d_passes * kept(d, d_rows) * f + _forward_elements(g, g_rows) * f + 2 * features
-    g_step = (kept(g, g_rows) + kept(d, d_rows)) * f + features
+    d_step = f * max(_forward_elements(g, g_rows), d_passes * saved_d + grads_d) + 2 * features
+    g_step = f * (saved_g + saved_d + max(grads_g, grads_d)) + features
     training = k * max(d_step, g_step)
 
     evaluation = _runs_per_block(c, k, c.eval_samples) * _eval_row_bytes(c, c.eval_samples)
     final = k * N_FINAL * 8 + _runs_per_block(c, k, N_FINAL) * _eval_row_bytes(c, N_FINAL)
-    init = 2 * 8 * k * max(a * b for a, b in zip((g + d)[:-1], (g + d)[1:]))
+    init = 3 * 8 * k * max(a * b for sizes in (g, d) for a, b in zip(sizes[:-1], sizes[1:]))
     parts = {"networks": networks, "evaluation noise": eval_noise, "history": history,
-             "random numbers": random_numbers, "training batch": training, "evaluation": evaluation,
+             "random numbers": random_numbers + drawing, "training batch": training, "evaluation": evaluation,
              "final samples": final, "initialisation": init}
     held = networks + eval_noise + history + random_numbers
-    return MemoryEstimate(parts, held + max(training, evaluation, final, init))
+    params = k * f * (_param_count(g) + _param_count(d))
+    peak = _ALLOCATOR_SLACK + max(params + init, held + max(training, drawing, evaluation, final))
+    return MemoryEstimate(parts, peak)
 
 
 def check_memory(config: Config, budget: int = MEMORY_BUDGET) -> MemoryEstimate:
@@ -475,7 +494,7 @@ class Trainer:
         """All random inputs of the next n rounds (views of reused buffers), one generator call per run."""
         c, lay = self.config, self._layout()
         k, m, s = self.k, c.sets, c.batch_size
-        buf = self._chunk_buffers(lay, max(n, _chunk_cap(k, lay["per_round"])))
+        buf = self._chunk_buffers(lay, max(n, min(_chunk_cap(k, lay["per_round"]), c.eval_every)))
         u = buf["u"][:, :n]
         for row, g in zip(u, self._data_gens):
             torch.rand(n * lay["per_round"], generator=g, dtype=torch.float64, out=row.view(-1))

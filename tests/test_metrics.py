@@ -357,3 +357,16 @@ def test_run_result_w1_sigma_is_w1_in_target_std():
                         d_activations=("elu",), eval_samples=100, seeds=2, rounds=0))
     for r in tr.results(500):
         assert r.w1_sigma == r.w1 / 0.01 and r.w1_sigma > 0
+
+
+def test_ran_off_is_beyond_diverged_scale_target_std_in_mean_or_spread():
+    from ganlib.metrics import DIVERGED_SCALE, ran_off, ran_off_reason
+
+    t = make_target("normal", 4.0, 1.25)
+    edge = DIVERGED_SCALE * 1.25
+    assert not ran_off(4.0 + edge, 1.25, t) and not ran_off(4.0 - edge, 1.25, t) and not ran_off(4.0, edge, t)
+    assert ran_off(np.nextafter(4.0 + edge, math.inf), 1.25, t) and ran_off(4.0, np.nextafter(edge, math.inf), t)
+    assert ran_off(math.nan, 1.0, t) and ran_off(4.0, math.inf, t)
+    reason = ran_off_reason(4.0 + 3 * edge, 0.01, t, 70)
+    assert reason == f"G's samples ran off to mean {4.0 + 3 * edge:.4g}, std 0.01, 300 target std from the target " \
+                     f"(beyond {DIVERGED_SCALE:g}) at round 70"

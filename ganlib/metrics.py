@@ -295,17 +295,19 @@ def _median(values: list[float], non_finite_last: bool) -> float:
 def summarize_runs(runs: Sequence[RunResult], target: Distribution) -> dict:
     """Counts and medians of a set of runs against their target, as plain ints and floats.
 
-    n, success, `labels` (a count for every label in LABELS) and collapsed; the medians of w1
-    (target units) and w1_sigma (target std units), and of |mean error|, |std error| (target
-    units), |skew error| and |excess kurtosis error| against the target's exact values; and the
-    median std and median kurtosis. In the medians of W1 and the errors a diverged run (NaN)
-    ranks last, as an infinite error; the median std and kurtosis leave such runs out (NaN when
-    none is left).
+    n, success, `labels` (a count for every label in LABELS), collapsed, and moments_close (runs
+    whose mean and std are both within SUCCESS_W1_FRACTION target std of the target's); the
+    medians of w1 (target units), w1_sigma (target std units) and ks, and of |mean error|,
+    |std error| (target units), |skew error| and |excess kurtosis error| against the target's
+    exact values; and the median std and median kurtosis. In the medians of W1, KS and the errors
+    a diverged run (NaN) ranks last, as an infinite error; the median std and kurtosis leave such
+    runs out (NaN when none is left).
     """
     if not runs:
         raise ValueError("summarize_runs needs at least one run")
-    get = {key: [getattr(r, key) for r in runs] for key in ("mean", "std", "skew", "kurtosis", "w1", "w1_sigma")}
+    get = {key: [getattr(r, key) for r in runs] for key in ("mean", "std", "skew", "kurtosis", "w1", "w1_sigma", "ks")}
     labels = {lab: sum(r.label == lab for r in runs) for lab in LABELS}
+    close = SUCCESS_W1_FRACTION * target.std
 
     def err(key: str, exact: float) -> float:
         return _median([abs(v - exact) for v in get[key]], True)
@@ -315,8 +317,10 @@ def summarize_runs(runs: Sequence[RunResult], target: Distribution) -> dict:
         "success": sum(bool(r.success) for r in runs),
         "labels": labels,
         "collapsed": labels["collapsed"],
+        "moments_close": sum(abs(r.mean - target.mean) < close and abs(r.std - target.std) < close for r in runs),
         "w1": _median(get["w1"], True),
         "w1_sigma": _median(get["w1_sigma"], True),
+        "ks": _median(get["ks"], True),
         "mean_err": err("mean", target.mean),
         "std_err": err("std", target.std),
         "skew_err": err("skew", target.skewness),

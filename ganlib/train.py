@@ -398,8 +398,8 @@ class Trainer:
     `d_lr` / `g_lr` may be given as (K,) tensors to give each run its own learning rate, and
     `run_seeds` lists each run's seed (default `seed + k`): a sweep trains one grid cell per block
     of runs, all blocks on the same seeds. A config whose peak memory `estimate_memory` puts above
-    MEMORY_BUDGET is refused with a one-line ValueError; if the machine runs out of memory anyway,
-    the method raises a one-line MemoryError.
+    MEMORY_BUDGET is refused with a one-line ValueError (`memory` holds the estimate of one that
+    is not); if the machine runs out of memory anyway, the method raises a one-line MemoryError.
     """
 
     def __init__(
@@ -564,11 +564,17 @@ class Trainer:
         return all(r is not None for r in self.diverged_at)
 
     def set(self, **changes: object) -> None:
-        """Change live hyperparameters (see LIVE_FIELDS) for the rounds still to come."""
+        """Change live hyperparameters (see LIVE_FIELDS) for the rounds still to come.
+
+        More D or G steps a round need larger buffers of random numbers: the changed config must
+        fit the memory budget too.
+        """
         bad = sorted(set(changes) - set(LIVE_FIELDS))
         if bad:
             raise ValueError(f"{', '.join(bad)} cannot change during a run; live fields: {', '.join(LIVE_FIELDS)}")
-        self.config = self.config.replace(**changes)
+        changed = self.config.replace(**changes)
+        self.memory = check_memory(changed)
+        self.config = changed
         if "d_lr" in changes:
             self.opt_d.lr = self.config.d_lr
         if "g_lr" in changes:

@@ -302,20 +302,23 @@ def test_summarize_runs_by_hand_for_any_family():
     runs = [run(0, -3.1, 0.45, 0.2, 2.0, 0.04, label="good", target_std=0.5),
             run(1, -2.5, 0.30, -0.5, 1.0, 0.30, label="drifted", target_std=0.5),
             run(2, -3.0, 0.02, 0.0, 5.0, 0.38, label="collapsed", target_std=0.5),
-            run(3, -2.95, 0.55, 0.1, 3.5, 0.045, label="good", target_std=0.5),
+            run(3, -2.98, 0.52, 0.1, 3.5, 0.045, label="good", target_std=0.5),
             run(4, nan, nan, nan, nan, nan, label="diverged", target_std=0.5)]
     s = summarize_runs(runs, target)
     assert s["n"] == 5 and s["success"] == 2 and s["collapsed"] == 1
+    # Mean and std both within 0.1 x 0.5 = 0.05 of the target's: run 3 only (run 0's mean is off by 0.1).
+    assert s["moments_close"] == 1
     assert s["labels"] == {"good": 2, "diverged": 1, "collapsed": 1, "drifted": 1, "wrong spread": 0,
                            "wrong shape": 0}
     # Errors rank a diverged run last (as +inf): medians of five, by hand.
     assert s["w1"] == pytest.approx(0.30)  # 0.04 0.045 0.30 0.38 inf
     assert s["w1_sigma"] == pytest.approx(0.60)
-    assert s["mean_err"] == pytest.approx(0.1)  # 0.1 0.5 0.0 0.05 inf -> 0 0.05 0.1 0.5 inf
-    assert s["std_err"] == pytest.approx(0.2)  # 0.05 0.2 0.48 0.05 inf
+    assert s["ks"] == pytest.approx(0.02)  # 0.02 four times, then inf
+    assert s["mean_err"] == pytest.approx(0.1)  # 0.1 0.5 0.0 0.02 inf -> 0 0.02 0.1 0.5 inf
+    assert s["std_err"] == pytest.approx(0.2)  # 0.05 0.2 0.48 0.02 inf
     assert s["skew_err"] == pytest.approx(0.2)  # 0.2 0.5 0 0.1 inf
     assert s["kurtosis_err"] == pytest.approx(2.0)  # 1 2 2 0.5 inf -> 0.5 1 2 2 inf
-    # Plain medians skip the diverged run: std 0.02 0.30 0.45 0.55 -> 0.375; kurtosis 1 2 3.5 5 -> 2.75.
+    # Plain medians skip the diverged run: std 0.02 0.30 0.45 0.52 -> 0.375; kurtosis 1 2 3.5 5 -> 2.75.
     assert s["median_std"] == pytest.approx(0.375) and s["median_kurtosis"] == pytest.approx(2.75)
     for key, value in s.items():
         if key == "labels":
@@ -342,6 +345,9 @@ def test_summarize_runs_of_trained_runs_against_numpy(name):
     assert s["skew_err"] == float(np.median(abs(get("skew") - t.skewness)))
     assert s["kurtosis_err"] == float(np.median(abs(get("kurtosis") - t.excess_kurtosis)))
     assert s["success"] == sum(r.success for r in res.runs) and s["n"] == 5
+    assert s["ks"] == float(np.median(get("ks")))
+    close = (abs(get("mean") + 7.0) < 0.03) & (abs(get("std") - 0.3) < 0.03)
+    assert s["moments_close"] == int(close.sum())
 
 
 def test_summarize_runs_needs_runs():

@@ -715,3 +715,15 @@ def test_a_run_beside_127_others_agrees_with_the_run_alone_up_to_rounding(tiny):
         for k in (0, 77):
             alone = Trainer(c.replace(seeds=1, seed=k)).step(c.rounds)
             assert_run_equal(many, k, alone, 0, atol=atol, shape_atol=100 * atol)
+
+
+def test_a_live_change_over_the_memory_budget_is_refused(tiny):
+    # 100 D steps a round need 100 times the random numbers: 3.4 M a round per run, 64 runs, beyond 4 GiB.
+    tr = Trainer(tiny(seeds=64, sets=16, batch_size=1024, features="sorted", eval_samples=100))
+    before = tr.config
+    assert estimate_memory(before.replace(d_steps=100)).peak > MEMORY_BUDGET
+    with pytest.raises(ValueError, match="more than the 4 GiB budget.*random numbers"):
+        tr.set(d_steps=100)
+    assert tr.config == before
+    tr.set(d_steps=2)
+    assert tr.config.d_steps == 2 and tr.memory.peak == estimate_memory(tr.config).peak

@@ -41,7 +41,7 @@ def main() -> None:
             t0 = time.perf_counter()
             res = train(cfg)
             sec = time.perf_counter() - t0
-            rel = sorted(r.w1 / std for r in res.runs)
+            rel = sorted(r.w1_sigma for r in res.runs)
             row = {"target": name, "mean": mean, "std": std, "seed_from": cfg.seed, "seeds": cfg.seeds,
                    "success_rate": res.success_rate, "median_w1_over_std": rel[len(rel) // 2],
                    "max_w1_over_std": rel[-1], "labels": [r.label for r in res.runs], "seconds": round(sec, 2)}

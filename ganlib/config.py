@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 TARGETS = ("normal", "uniform", "laplace", "mixture")
 NOISES = ("uniform", "normal")
 GENERATORS = ("per_value", "whole_sample")
@@ -37,7 +39,24 @@ MAX_ROUNDS = 10_000_000
 
 
 def _fail(name: str, value: Any, allowed: str) -> None:
-    raise ValueError(f"{name}={value!r} is not allowed: {allowed}")
+    shown = repr(value)
+    if len(shown) > 40:
+        # A 400-digit integer would swamp the one line: show its start and its length.
+        shown = f"{shown[:12]}...({len(shown)} characters)"
+    raise ValueError(f"{name}={shown} is not allowed: {allowed}")
+
+
+def _python(value: Any) -> Any:
+    """numpy scalars (np.int64, np.float32, np.bool_, np.str_) as the Python int, float, bool or str they hold.
+
+    Values from numpy arrays and sliders arrive as numpy scalars; stored as Python types, a Config
+    compares, hashes and writes to JSON like one built from literals.
+    """
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, tuple):
+        return tuple(_python(v) for v in value)
+    return value
 
 
 def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
@@ -51,7 +70,12 @@ def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
 
 
 def _check_float(name: str, value: Any, lo: float, hi: float, *, lo_open: bool, hi_open: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if ok:
+        try:
+            ok = math.isfinite(value)
+        except OverflowError:  # an int beyond float range, e.g. 10**400
+            ok = False
     if ok:
         ok = (value > lo if lo_open else value >= lo) and (value < hi if hi_open else value <= hi)
     if not ok:
@@ -135,6 +159,11 @@ class Config:
     dtype: str = "float32"
 
     def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            converted = _python(value)
+            if converted is not value:
+                object.__setattr__(self, f.name, converted)
         _check_choice("target", self.target, TARGETS)
         _check_float("target_mean", self.target_mean, -1e6, 1e6, lo_open=False)
         _check_float("target_std", self.target_std, 0.0, 1e6, lo_open=True)

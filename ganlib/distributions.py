@@ -62,6 +62,20 @@ class Distribution:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(mean={self.mean:g}, std={self.std:g})"
 
+    # Each family's exact shape constants, the same for every mean and std.
+    SKEWNESS: float
+    EXCESS_KURTOSIS: float
+
+    @property
+    def skewness(self) -> float:
+        """The exact skewness E[(X - mean)^3] / std^3 (it does not depend on the mean and std)."""
+        return self.SKEWNESS
+
+    @property
+    def excess_kurtosis(self) -> float:
+        """The exact excess kurtosis E[(X - mean)^4] / std^4 - 3 (0 for a normal)."""
+        return self.EXCESS_KURTOSIS
+
     # Subclasses implement these on float64 tensors.
     def _pdf(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -115,6 +129,8 @@ class Normal(Distribution):
     """N(mean, std**2)."""
 
     name = "normal"
+    SKEWNESS = 0.0
+    EXCESS_KURTOSIS = 0.0
 
     def _pdf(self, x: torch.Tensor) -> torch.Tensor:
         z = (x - self.mean) / self.std
@@ -131,6 +147,8 @@ class Uniform(Distribution):
     """Uniform on [mean - sqrt(3) std, mean + sqrt(3) std]."""
 
     name = "uniform"
+    SKEWNESS = 0.0
+    EXCESS_KURTOSIS = -1.2  # E z^4 of a uniform on [-sqrt(3), sqrt(3)] is 9/5
 
     @property
     def low(self) -> float:
@@ -159,6 +177,8 @@ class Laplace(Distribution):
     """Laplace with location `mean` and scale b = std / sqrt(2)."""
 
     name = "laplace"
+    SKEWNESS = 0.0
+    EXCESS_KURTOSIS = 3.0  # E |X - mean|^4 = 24 b^4 with variance 2 b^2: 24 / 4 - 3
 
     @property
     def scale(self) -> float:
@@ -188,6 +208,11 @@ class Mixture(Distribution):
     n_uniforms = 2
     SHIFT = 0.8
     WIDTH = 0.6
+
+    # Two equal components placed symmetrically about the mean. In std units a component is
+    # N(+-a, w^2) with a^2 + w^2 = 1, so E z^4 = a^4 + 6 a^2 w^2 + 3 w^4.
+    SKEWNESS = 0.0
+    EXCESS_KURTOSIS = SHIFT**4 + 6 * SHIFT**2 * WIDTH**2 + 3 * WIDTH**4 - 3.0
 
     @property
     def centres(self) -> tuple[float, float]:
@@ -224,7 +249,9 @@ class Mixture(Distribution):
 
     def from_uniform(self, u: torch.Tensor) -> torch.Tensor:
         lo, hi = self.centres
-        centre = torch.where(u[..., 0] < 0.5, lo, hi)
+        # The centres as float64 tensors: torch.where on two Python floats gives float32, which rounds a
+        # centre near 1e6 to a multiple of 0.0625.
+        centre = torch.full_like(u[..., 0], hi).masked_fill_(u[..., 0] < 0.5, lo)
         return centre + self.component_std * _std_normal_icdf(u[..., 1].clamp_min(_U_MIN))
 
 

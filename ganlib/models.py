@@ -66,11 +66,16 @@ class StackedMLP:
         """The weight matrices, (K, fan_in, fan_out) each."""
         return self.params[0::2]
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """Apply all K copies: x of shape (K, N, sizes[0]) -> (K, N, sizes[-1])."""
-        n_layers = len(self.params) // 2
+    def __call__(self, x: torch.Tensor, runs: slice | None = None) -> torch.Tensor:
+        """Apply all K copies: x of shape (K, N, sizes[0]) -> (K, N, sizes[-1]).
+
+        With `runs`, only the copies in that slice: x then has one row per run in it. Evaluating
+        a few runs at a time bounds the memory a large K needs; the numbers are the same.
+        """
+        params = self.params if runs is None else [p[runs] for p in self.params]
+        n_layers = len(params) // 2
         for i in range(n_layers):
-            x = torch.baddbmm(self.params[2 * i + 1], x, self.params[2 * i])
+            x = torch.baddbmm(params[2 * i + 1], x, params[2 * i])
             if i < n_layers - 1:
                 x = self._acts[i](x)
         return x

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import subprocess
 import sys
 
@@ -17,7 +18,7 @@ from ganlib.config import PRESETS, Config
 from ganlib.metrics import RunResult
 from ganlib.train import Trainer, train
 
-RUN_KEYS = {"seed", "mean", "std", "skew", "kurtosis", "w1", "ks", "success", "label", "diverged_at"}
+RUN_KEYS = {"seed", "mean", "std", "skew", "kurtosis", "w1", "w1_sigma", "ks", "success", "label", "diverged_at"}
 # Small nets and evaluations: the flags under test do not depend on the network size.
 TINY_FLAGS = ["--g-hidden", "8,8", "--d-hidden", "8,8", "--eval-samples", "200", "--batch-size", "16"]
 
@@ -34,7 +35,7 @@ def test_train_subprocess_writes_table_json_and_samples(tmp_path):
                            "--json", str(js), "--samples", str(npy)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0].split() == ["seed", "mean", "std", "skew", "kurt", "W1", "KS", "label"]
+    assert lines[0].split() == ["seed", "mean", "std", "skew", "kurt", "W1/std", "KS", "label"]
     assert set(lines[1]) == {"-"}
     assert [ln.split()[0] for ln in lines[2:4]] == ["0", "1"]
     assert lines[4].startswith("success: ") and "/2 runs" in lines[4]
@@ -163,7 +164,7 @@ def test_sweep_gives_one_cell_per_combination(tmp_path, capsys):
             "--dtype", "float64", *TINY_FLAGS, "--json", str(js)]
     assert main(argv) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["lr", "d_steps", "success", "median", "W1"]
+    assert out[0].split() == ["lr", "d_steps", "success", "median", "W1/std"]
     assert len(out) == 1 + 4 + 1 and "runs x rounds per second" in out[-1]
     data = json.loads(js.read_text())
     cells = data["cells"]
@@ -174,6 +175,7 @@ def test_sweep_gives_one_cell_per_combination(tmp_path, capsys):
         # A cell is exactly the runs a plain Trainer with that setting gives (batched lr in float64).
         runs = Trainer(base.replace(d_lr=cell["lr"], g_lr=cell["lr"], d_steps=cell["d_steps"])).step(20).results(4000)
         assert cell["median_w1"] == pytest.approx(float(np.median([r.w1 for r in runs])), rel=1e-9)
+        assert cell["median_w1_sigma"] == pytest.approx(cell["median_w1"] / base.target_std, rel=1e-12)
         assert cell["success_rate"] == sum(r.success for r in runs) / 2
 
 
@@ -209,12 +211,177 @@ def test_sweep_over_seeds_is_rejected_or_honoured():
 
 def test_format_table_by_hand():
     runs = [
-        RunResult(seed=3, mean=4.01234, std=1.2, skew=0.015, kurtosis=-0.5, w1=0.05, ks=0.02, success=True,
-                  label="good", diverged_at=None),
-        RunResult(seed=4, mean=math.nan, std=math.nan, skew=math.nan, kurtosis=math.nan, w1=math.nan, ks=math.nan,
-                  success=False, label="diverged", diverged_at=7, diverged_reason="D loss became nan at round 7"),
+        RunResult(seed=3, mean=4.01234, std=1.2, skew=0.015, kurtosis=-0.5, w1=0.05, w1_sigma=0.04, ks=0.02,
+                  success=True, label="good", diverged_at=None),
+        RunResult(seed=4, mean=math.nan, std=math.nan, skew=math.nan, kurtosis=math.nan, w1=math.nan,
+                  w1_sigma=math.nan, ks=math.nan, success=False, label="diverged", diverged_at=7,
+                  diverged_reason="D loss became nan at round 7"),
     ]
     lines = format_table(runs).splitlines()
     assert len(lines) == 4
-    assert lines[2].split() == ["3", "4.012", "1.200", "0.01", "-0.50", "0.050", "0.020", "good"]
+    # W1/std is the run's w1_sigma (0.04), not its W1 in target units (0.05).
+    assert lines[2].split() == ["3", "4.012", "1.200", "0.01", "-0.50", "0.040", "0.020", "good"]
     assert lines[3].split() == ["4", "nan", "nan", "nan", "nan", "nan", "nan", "diverged", "(round", "7)"]
+
+
+# ----- reliability: values, paths, memory and sweeps checked before any training -----
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Make any training fail the test: errors must come before a Trainer is built."""
+
+    def refuse(*args, **kwargs):
+        pytest.fail("a Trainer was built although the command should have stopped before training")
+
+    monkeypatch.setattr("ganlib.cli.Trainer", refuse)
+    monkeypatch.setattr("ganlib.cli.train", refuse)
+
+
+@pytest.mark.parametrize(("text", "value"), [("-1e4", -1e4), ("-1E+4", -1e4), ("-.5e-3", -5e-4), ("-2.5", -2.5),
+                                             ("-7", -7.0), ("1e-3", 1e-3)])
+def test_negative_numbers_in_scientific_notation_are_values(text, value):
+    args = build_parser().parse_args(["train", "--mean", text])
+    assert args.target_mean == value
+    args = build_parser().parse_args(["sweep", "--target-mean", text, "--grid", "lr=1e-3"])
+    assert args.target_mean == value
+
+
+def test_negative_non_finite_values_reach_the_config_check(capsys, no_training):
+    assert main(["train", "--mean", "-inf"]) == 2
+    assert "target_mean=-inf is not allowed" in one_error_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("flag", ["--json", "--samples"])
+@pytest.mark.parametrize("where", ["missing_dir", "is_dir", "parent_is_file"])
+def test_train_output_paths_are_checked_before_training(flag, where, tmp_path, capsys, no_training):
+    (tmp_path / "afile").write_text("x")
+    path = {"missing_dir": tmp_path / "nope" / "r.out", "is_dir": tmp_path,
+            "parent_is_file": tmp_path / "afile" / "r.out"}[where]
+    assert main(["train", "--rounds", "1", "--seeds", "1", flag, str(path)]) == 2
+    err = one_error_line(capsys.readouterr().err)
+    assert flag in err and str(path) in err
+
+
+def test_sweep_json_path_is_checked_before_training(tmp_path, capsys, no_training):
+    path = tmp_path / "nope" / "s.json"
+    assert main(["sweep", "--grid", "lr=1e-3", "--rounds", "1", "--seeds", "1", "--json", str(path)]) == 2
+    assert "--json" in one_error_line(capsys.readouterr().err)
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root may write anywhere")
+def test_unwritable_directory_is_refused(tmp_path, capsys, no_training):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        assert main(["train", "--rounds", "1", "--json", str(locked / "r.json")]) == 2
+        assert "not writable" in one_error_line(capsys.readouterr().err)
+    finally:
+        locked.chmod(0o700)
+
+
+def test_config_over_the_memory_budget_exits_2_with_what_to_reduce(capsys, no_training):
+    # The issue's case: 23.5 GB and the OOM killer after 194 s. Now refused up front.
+    argv = ["train", "--rounds", "10", "--seeds", "1", "--eval-samples", "1000000", "--batch-size", "100000",
+            "--sets", "1024"]
+    assert main(argv) == 2
+    err = one_error_line(capsys.readouterr().err)
+    assert "GiB" in err and "reduce" in err and "sets" in err
+
+
+def test_an_allocation_failure_is_one_line(monkeypatch, capsys):
+    # What torch raises when malloc fails (copied from a run under `ulimit -d`).
+    def fail(self, n):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate "
+                           "memory: you tried to allocate 1280000000 bytes. Error code 12 (Cannot allocate memory)")
+
+    monkeypatch.setattr(Trainer, "_run_chunk", fail)
+    assert main(["train", "--rounds", "2", "--seeds", "1", *TINY_FLAGS]) == 2
+    err = one_error_line(capsys.readouterr().err)
+    assert "out of memory while training" in err and "1.19 GiB" in err and "reduce" in err
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_DATA limits malloc on Linux")
+def test_running_out_of_memory_for_real_is_one_line():
+    # 1.1 GiB by the estimate, under a 1 GB data limit: torch's allocation fails mid-training.
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_DATA, (10**9, 10**9))
+
+    proc = subprocess.run([sys.executable, "-m", "ganlib", "train", "--seeds", "16", "--features", "value",
+                           "--sets", "8", "--batch-size", "4096", "--rounds", "3"], capture_output=True, text=True,
+                          timeout=300, preexec_fn=limit, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 2, proc.stderr
+    assert "out of memory" in one_error_line(proc.stderr)
+
+
+@pytest.mark.parametrize(("grid", "text"), [
+    ("lr=100", "d_lr=100.0 is not allowed"),
+    ("d_lr=1e6", "d_lr=1000000.0 is not allowed"),
+    ("g_lr=1e-3,0", "g_lr=0.0 is not allowed"),
+    ("d_steps=1,2,1000", "d_steps=1000 is not allowed"),
+    ("batch_size=64,2", "batch_size=2 is not allowed"),
+])
+def test_every_sweep_cell_is_validated_before_training(grid, text, capsys, no_training):
+    argv = ["sweep", "--grid", grid, "--grid", "features=sorted,meanstd", "--rounds", "1", "--seeds", "1"]
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert text in one_error_line(err) and out == ""
+
+
+def test_sweep_cells_over_the_memory_budget_are_refused_before_training(capsys, no_training):
+    argv = ["sweep", "--grid", "sets=1,1024", "--batch-size", "100000", "--rounds", "1", "--seeds", "1"]
+    assert main(argv) == 2
+    assert "GiB" in one_error_line(capsys.readouterr().err)
+
+
+def test_a_sweep_larger_than_max_seeds_trains_in_several_passes():
+    # 600 seeds x 7 learning rates = 4,200 runs, more than MAX_SEEDS = 4,096 in one Trainer.
+    from ganlib.config import MAX_SEEDS
+
+    lrs = [1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2]
+    c = Config(rounds=1, seeds=600, g_hidden=(4,), g_activations=("elu",), d_hidden=(4,), d_activations=("elu",),
+               eval_samples=100, batch_size=8)
+    assert 600 * len(lrs) > MAX_SEEDS
+    out = sweep(c, {"lr": lrs})
+    assert [cell["lr"] for cell in out["cells"]] == lrs
+    assert all(sum(cell["labels"].values()) == 600 for cell in out["cells"])
+    # The last cell (trained in the second pass) is what a plain Trainer with that rate gives.
+    last = out["cells"][-1]
+    runs = Trainer(c.replace(d_lr=lrs[-1], g_lr=lrs[-1])).step(1).results(4000)
+    assert last["success_rate"] == sum(r.success for r in runs) / 600
+    assert last["median_w1"] == pytest.approx(float(np.median([r.w1 for r in runs])), rel=1e-6)
+
+
+def test_sweep_passes_are_split_at_the_memory_budget_too(monkeypatch):
+    # With a budget that holds two cells' runs at a time, three learning rates need two passes.
+    from ganlib import cli
+    from ganlib.train import estimate_memory
+
+    c = Config(rounds=2, seeds=3, g_hidden=(4,), g_activations=("elu",), d_hidden=(4,), d_activations=("elu",),
+               eval_samples=100, batch_size=8, dtype="float64")
+    budget = (estimate_memory(c.replace(seeds=6)).peak + estimate_memory(c.replace(seeds=9)).peak) // 2
+    built = []
+
+    class Recording(Trainer):
+        def __init__(self, config, **kwargs):
+            built.append(config.seeds)
+            super().__init__(config, **kwargs)
+
+    monkeypatch.setattr(cli, "MEMORY_BUDGET", budget)
+    monkeypatch.setattr(cli, "Trainer", Recording)
+    out = sweep(c, {"lr": [1e-3, 2e-3, 5e-3]})
+    assert built == [6, 3]
+    for cell in out["cells"]:
+        runs = Trainer(c.replace(d_lr=cell["lr"], g_lr=cell["lr"])).step(2).results(4000)
+        assert cell["median_w1"] == pytest.approx(float(np.median([r.w1 for r in runs])), rel=1e-9)
+
+
+def test_table_prints_w1_in_target_std_and_enough_digits(capsys):
+    # W1 = 4e-5 at a target std of 1e-3 printed as 0.000 before; in std units it is 0.040.
+    runs = [RunResult(seed=0, mean=1e6 + 2e-5, std=1.01e-3, skew=0.01, kurtosis=-0.1, w1=4e-5, w1_sigma=0.04, ks=0.01,
+                      success=True, label="good", diverged_at=None)]
+    lines = format_table(runs, target_std=1e-3).splitlines()
+    assert lines[0].split() == ["seed", "mean", "std", "skew", "kurt", "W1/std", "KS", "label"]
+    assert lines[2].split() == ["0", "1000000.000020", "0.001010", "0.01", "-0.10", "0.040", "0.010", "good"]

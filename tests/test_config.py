@@ -209,3 +209,49 @@ def test_course_seed_reads_the_environment_and_rejects_bad_values(monkeypatch) -
         monkeypatch.setenv("GAN_COURSE_SEED", bad)
         with pytest.raises(ValueError, match="GAN_COURSE_SEED=.* is not allowed"):
             course_seed()
+
+
+@pytest.mark.parametrize(("field", "value"), [("d_lr", 10**400), ("target_mean", -(10**400)), ("clip", 10**309),
+                                              ("target_std", 10**400)], ids=["d_lr", "target_mean", "clip", "std"])
+def test_huge_integers_for_numbers_name_the_field_on_one_line(field, value):
+    # float(10**400) overflows: the check must report the field, not let an OverflowError escape, and keep the
+    # message a short line rather than printing 400 digits.
+    with pytest.raises(ValueError, match=f"^{field}=") as exc:
+        Config(**{field: value})
+    message = str(exc.value)
+    assert "\n" not in message and len(message) < 200
+
+
+def test_numpy_scalars_are_accepted_and_stored_as_python_types():
+    import numpy as np
+
+    c = Config(seeds=np.int64(5), rounds=np.int32(7), d_lr=np.float32(1e-3), g_lr=np.float64(2e-3),
+               target_mean=np.int16(3), target_std=np.float16(0.5), g_hidden=(np.int64(8), np.uint8(9)),
+               g_activations=(np.str_("elu"), "tanh"), normalize=np.bool_(False), features=np.str_("value"))
+    assert (c.seeds, c.rounds, c.g_hidden, c.target_mean) == (5, 7, (8, 9), 3)
+    assert c.d_lr == float(np.float32(1e-3)) and c.target_std == 0.5 and c.normalize is False
+    for name in ("seeds", "rounds", "target_mean"):
+        assert type(getattr(c, name)) is int, name
+    for name in ("d_lr", "g_lr", "target_std"):
+        assert type(getattr(c, name)) is float, name
+    assert all(type(w) is int for w in c.g_hidden) and type(c.features) is str
+    assert type(c.g_activations[0]) is str
+    # JSON cannot write numpy scalars: a stored one would break `to_dict` for the CLI's --json.
+    assert Config.from_dict(json.loads(json.dumps(c.to_dict()))) == c
+    assert c == Config(seeds=5, rounds=7, d_lr=float(np.float32(1e-3)), g_lr=2e-3, target_mean=3, target_std=0.5,
+                       g_hidden=(8, 9), g_activations=("elu", "tanh"), normalize=False, features="value")
+    assert Config().replace(sets=np.int64(2)).sets == 2
+
+
+@pytest.mark.parametrize(("field", "value", "text"), [
+    ("seeds", "np.float64(5.0)", "seeds=5.0"),
+    ("d_lr", "np.float32('nan')", "d_lr=nan"),
+    ("seeds", "np.int64(0)", "seeds=0"),
+    ("normalize", "np.int64(1)", "normalize=1"),
+    ("d_lr", "np.bool_(True)", "d_lr=True"),
+])
+def test_bad_numpy_scalars_are_still_rejected(field, value, text):
+    import numpy as np
+
+    with pytest.raises(ValueError, match=re.escape(text)):
+        Config(**{field: eval(value, {"np": np})})

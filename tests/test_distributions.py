@@ -108,8 +108,13 @@ def test_density_has_the_stated_mean_and_std(name):
 EXCESS_KURTOSIS = {"normal": 0.0, "uniform": -1.2, "laplace": 3.0, "mixture": -0.8192}
 
 
+# Far from zero relative to the spread: the mixture once drew its centres in float32, which at 1e6 rounds
+# them to multiples of 0.0625 and gave a sample std of 0.087 for a std of 0.1.
+FAR = [(f, m, s) for f in FAMILIES for m, s in [(1e6, 0.1), (1e4, 1e-3), (-1e6, 0.5)]]
+
+
 @pytest.mark.parametrize(("name", "mean", "std"), [(f, 4.0, 1.25) for f in FAMILIES] + [(f, -300.0, 0.01)
-                                                                                        for f in FAMILIES])
+                                                                                        for f in FAMILIES] + FAR)
 def test_sample_mean_and_std(name, mean, std):
     n = 100_000
     x = make_target(name, mean, std).sample(n, torch.Generator().manual_seed(123), torch.float64).numpy()
@@ -258,3 +263,46 @@ def test_the_decreasing_ideal_map_is_the_mirror_quantile_map(name, oracle):
     np.testing.assert_allclose(down, ideal_generator(target, noise, 1 - z), rtol=0, atol=1e-9)
     assert np.all(np.diff(down) < 0)
     np.testing.assert_allclose(oracle(name, 4.0, 1.25).cdf(down), 1 - z, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize(("name", "mean", "std"), FAR)
+def test_samples_are_float64_exact_far_from_zero(name, mean, std):
+    # Each sample is mean + std * z with z computed in float64: standardised back, it must equal the draw of the
+    # same generator at mean 0, std 1 up to the rounding of numbers of size |mean| (ulp(1e6) = 1.2e-10), i.e.
+    # 2 ulp(|mean| + 10 std) / std; float32 centres are off by up to 0.03 / std.
+    g = torch.Generator().manual_seed(8)
+    x = make_target(name, mean, std).sample(2000, g, torch.float64)
+    z = make_target(name, 0.0, 1.0).sample(2000, torch.Generator().manual_seed(8), torch.float64)
+    tol = 2 * np.spacing(abs(mean) + 10 * std) / std
+    np.testing.assert_allclose(((x - mean) / std).numpy(), z.numpy(), rtol=0, atol=tol)
+
+
+# Exact shape constants: (skewness, excess kurtosis). The mixture's kurtosis follows from the component at
+# +-a (a = 0.8) with spread s = 0.6: E (X - mean)^4 = a^4 + 6 a^2 s^2 + 3 s^4 = 2.1808 with variance 1.
+SHAPES = {"normal": (0.0, 0.0), "uniform": (0.0, -1.2), "laplace": (0.0, 3.0), "mixture": (0.0, 2.1808 - 3.0)}
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_skewness_and_excess_kurtosis_are_exact(name, oracle):
+    d = make_target(name, 4.0, 1.25)
+    skew, kurt = SHAPES[name]
+    assert isinstance(d.skewness, float) and isinstance(d.excess_kurtosis, float)
+    assert d.skewness == pytest.approx(skew, abs=1e-15)
+    assert d.excess_kurtosis == pytest.approx(kurt, rel=1e-14, abs=1e-15)
+    # Independently: scipy's own moments where it has the family, numerical integration of the oracle's pdf for all.
+    if name != "mixture":
+        s, k = oracle(name, 4.0, 1.25).stats(moments="sk")
+        assert (d.skewness, d.excess_kurtosis) == pytest.approx((float(s), float(k)), abs=1e-12)
+    o = oracle(name, 4.0, 1.25)
+    lo, hi = (4.0 - math.sqrt(3) * 1.25, 4.0 + math.sqrt(3) * 1.25) if name == "uniform" else (4.0 - 60, 4.0 + 60)
+
+    def central(k):
+        return integrate.quad(lambda x: (x - 4.0) ** k * o.pdf(x), lo, hi, points=[3.0, 4.0, 5.0], limit=400,
+                              epsabs=1e-13, epsrel=1e-12)[0]
+
+    # quad reaches ~1e-12 relative here; the moment ratios inherit a few times that.
+    assert d.skewness == pytest.approx(central(3) / 1.25**3, abs=1e-9)
+    assert d.excess_kurtosis == pytest.approx(central(4) / 1.25**4 - 3.0, abs=1e-9)
+    # Shape constants do not depend on the mean and std, and the noises have them too.
+    assert make_target(name, -300.0, 0.01).excess_kurtosis == d.excess_kurtosis
+    assert make_noise("uniform").excess_kurtosis == pytest.approx(-1.2) and make_noise("normal").skewness == 0.0

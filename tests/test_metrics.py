@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 
 import numpy as np
@@ -13,11 +15,13 @@ from ganlib.distributions import make_target
 from ganlib.metrics import (
     LABELS,
     SUCCESS_W1_FRACTION,
+    RunResult,
     evaluate,
     is_success,
     ks_to_target,
     label_run,
     sample_moments,
+    summarize_runs,
     w1_samples,
     w1_to_target,
 )
@@ -216,3 +220,159 @@ def test_optimal_discriminator_is_pr_over_pr_plus_pg() -> None:
     want = target.pdf(x) / (target.pdf(x) + pg)
     np.testing.assert_allclose(optimal_discriminator(x, spike, target, bandwidth=0.02), want, rtol=0, atol=0.01)
     assert np.isnan(optimal_discriminator(x, np.array([np.nan, np.nan]), target)).all()
+
+
+# Targets whose mean is huge next to their spread, where values in target units keep only ~7 (1e6 / 1e-3)
+# or fewer significant digits of the spread.
+EXTREME = [(1e6, 1e-3), (-1e6, 1e-2), (1e4, 1e-6), (3e5, 2e3)]
+
+
+def trained_like(mean: float, std: float, seed: int = 0, n: int = 100) -> np.ndarray:
+    """Two rows as a trained generator gives them: one close to N(mean, std), one off in location and spread."""
+    rng = np.random.default_rng(seed)
+    z = np.stack([rng.standard_normal(n) * 1.01 + 0.02, rng.standard_normal(n) * 0.7 - 0.4])
+    return mean + std * z
+
+
+@functools.lru_cache
+def w1_of_trained_like_in_std_units(name: str, oracle) -> tuple[float, float]:
+    """The quadrature W1 of trained_like's two rows at mean 0, std 1 (the oracle for every scale)."""
+    z = trained_like(0.0, 1.0)
+    q = make_target(name, 0.0, 1.0).icdf(np.arange(1, z.shape[1]) / z.shape[1])
+    kinks = list(q) + ([-math.sqrt(3), math.sqrt(3)] if name == "uniform" else [])
+    o = oracle(name, 0.0, 1.0)
+    return tuple(w1_by_quadrature(row, o.cdf, 0.0, 1.0, kinks) for row in z)
+
+
+@pytest.mark.parametrize(("mean", "std"), EXTREME)
+@pytest.mark.parametrize("name", FAMILIES)
+def test_metrics_at_extreme_scales_match_scipy(name, mean, std, oracle):
+    x = trained_like(mean, std)
+    d = make_target(name, mean, std)
+    out = evaluate(torch.from_numpy(x), d)
+    # The sample values are mean + std z rounded to half an ulp of |mean| + 10 std: r std at most. W1 moves by
+    # at most that much, so W1 / std matches the quadrature of z to r plus quad's 1e-9; KS and the moments
+    # computed on standardised values inherit a few r (times the moments' powers), while the formula in
+    # target units cancelled terms of size |mean| and was off by up to 1e4 std.
+    r = np.spacing(abs(mean) + 10 * std) / std
+    want = w1_of_trained_like_in_std_units(name, oracle)
+    for k in range(2):
+        assert out["w1"][k].item() / std == pytest.approx(want[k], abs=2 * r + 1e-9)
+        assert out["ks"][k].item() == pytest.approx(stats.kstest(x[k], oracle(name, mean, std).cdf).statistic,
+                                                     abs=10 * r + 1e-12)
+        assert out["mean"][k].item() == pytest.approx(x[k].mean(), abs=std * 10 * r)
+        assert out["std"][k].item() == pytest.approx(x[k].std(), abs=std * 10 * r)
+        assert out["skew"][k].item() == pytest.approx(stats.skew(x[k]), abs=100 * r)
+        assert out["kurtosis"][k].item() == pytest.approx(stats.kurtosis(x[k]), abs=100 * r)
+    assert torch.equal(out["w1"], w1_to_target(torch.from_numpy(x), d))
+    assert torch.equal(out["ks"], ks_to_target(torch.from_numpy(x), d))
+
+
+@pytest.mark.parametrize("n", [1, 10, 4000, 10_000])
+@pytest.mark.parametrize(("mean", "std"), EXTREME + [(0.0, 1e-6), (0.0, 1e6)])
+@pytest.mark.parametrize("name", FAMILIES)
+def test_perfect_samples_score_the_same_at_every_scale(name, mean, std, n):
+    # The target's own midpoint quantiles are as good as n values can be; in std units their W1 is the same
+    # for every mean and std, up to the rounding of the values (r std each, see above).
+    d = make_target(name, mean, std)
+    standard = make_target(name, 0.0, 1.0)
+    r = np.spacing(abs(mean) + 10 * std) / std
+    got = w1_to_target(d.quantiles(n), d).item() / std
+    want = w1_to_target(standard.quantiles(n), standard).item()
+    assert got >= 0 and got == pytest.approx(want, abs=2 * r + 1e-12)
+
+
+def test_w1_is_never_negative():
+    # Values a hair apart from the target's quantiles, where rounding of the closed form could dip below 0.
+    d = make_target("normal", 1e6, 1e-3)
+    x = torch.stack([d.quantiles(1000) + k * np.spacing(1e6) for k in range(-3, 4)])
+    assert (w1_to_target(x, d) >= 0).all()
+    assert all((w1_to_target(torch.from_numpy(trained_like(1e6, 1e-3, seed=s)), d) >= 0).all() for s in range(5))
+
+
+def run(seed=0, mean=4.0, std=1.25, skew=0.0, kurtosis=0.0, w1=0.05, ks=0.02, label="good", target_std=1.25):
+    return RunResult(seed=seed, mean=mean, std=std, skew=skew, kurtosis=kurtosis, w1=w1, w1_sigma=w1 / target_std,
+                     ks=ks, success=label == "good", label=label, diverged_at=None)
+
+
+def test_summarize_runs_by_hand_for_any_family():
+    # A Laplace target at mean -3, std 0.5 (skewness 0, excess kurtosis 3): four runs and one that diverged.
+    target = make_target("laplace", -3.0, 0.5)
+    nan = math.nan
+    runs = [run(0, -3.1, 0.45, 0.2, 2.0, 0.04, label="good", target_std=0.5),
+            run(1, -2.5, 0.30, -0.5, 1.0, 0.30, label="drifted", target_std=0.5),
+            run(2, -3.0, 0.02, 0.0, 5.0, 0.38, label="collapsed", target_std=0.5),
+            run(3, -2.98, 0.52, 0.1, 3.5, 0.045, label="good", target_std=0.5),
+            run(4, nan, nan, nan, nan, nan, label="diverged", target_std=0.5)]
+    s = summarize_runs(runs, target)
+    assert s["n"] == 5 and s["success"] == 2 and s["collapsed"] == 1
+    # Mean and std both within 0.1 x 0.5 = 0.05 of the target's: run 3 only (run 0's mean is off by 0.1).
+    assert s["moments_close"] == 1
+    assert s["labels"] == {"good": 2, "diverged": 1, "collapsed": 1, "drifted": 1, "wrong spread": 0,
+                           "wrong shape": 0}
+    # Errors rank a diverged run last (as +inf): medians of five, by hand.
+    assert s["w1"] == pytest.approx(0.30)  # 0.04 0.045 0.30 0.38 inf
+    assert s["w1_sigma"] == pytest.approx(0.60)
+    assert s["ks"] == pytest.approx(0.02)  # 0.02 four times, then inf
+    assert s["mean_err"] == pytest.approx(0.1)  # 0.1 0.5 0.0 0.02 inf -> 0 0.02 0.1 0.5 inf
+    assert s["std_err"] == pytest.approx(0.2)  # 0.05 0.2 0.48 0.02 inf
+    assert s["skew_err"] == pytest.approx(0.2)  # 0.2 0.5 0 0.1 inf
+    assert s["kurtosis_err"] == pytest.approx(2.0)  # 1 2 2 0.5 inf -> 0.5 1 2 2 inf
+    # Plain medians skip the diverged run: std 0.02 0.30 0.45 0.52 -> 0.375; kurtosis 1 2 3.5 5 -> 2.75.
+    assert s["median_std"] == pytest.approx(0.375) and s["median_kurtosis"] == pytest.approx(2.75)
+    for key, value in s.items():
+        if key == "labels":
+            assert all(type(v) is int for v in value.values())
+        else:
+            assert type(value) in (int, float), (key, type(value))
+    json.dumps(s)
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_summarize_runs_of_trained_runs_against_numpy(name):
+    from ganlib.config import Config
+    from ganlib.train import train
+
+    c = Config(target=name, target_mean=-7.0, target_std=0.3, g_hidden=(8, 8), d_hidden=(8, 8), rounds=60,
+               eval_every=60, eval_samples=200, seeds=5, seed=3)
+    res = train(c, n_final=1000)
+    s = summarize_runs(res.runs, res.trainer.target)
+    t = make_target(name, -7.0, 0.3)
+    get = lambda key: np.array([getattr(r, key) for r in res.runs])  # noqa: E731
+    assert s["w1"] == float(np.median(get("w1")))
+    assert s["w1_sigma"] == pytest.approx(float(np.median(get("w1"))) / 0.3, rel=1e-12)
+    assert s["mean_err"] == float(np.median(abs(get("mean") + 7.0)))
+    assert s["skew_err"] == float(np.median(abs(get("skew") - t.skewness)))
+    assert s["kurtosis_err"] == float(np.median(abs(get("kurtosis") - t.excess_kurtosis)))
+    assert s["success"] == sum(r.success for r in res.runs) and s["n"] == 5
+    assert s["ks"] == float(np.median(get("ks")))
+    close = (abs(get("mean") + 7.0) < 0.03) & (abs(get("std") - 0.3) < 0.03)
+    assert s["moments_close"] == int(close.sum())
+
+
+def test_summarize_runs_needs_runs():
+    with pytest.raises(ValueError, match="at least one run"):
+        summarize_runs([], make_target("normal", 0.0, 1.0))
+
+
+def test_run_result_w1_sigma_is_w1_in_target_std():
+    from ganlib.config import Config
+    from ganlib.train import Trainer
+
+    tr = Trainer(Config(target_std=0.01, target_mean=50.0, g_hidden=(8,), g_activations=("elu",), d_hidden=(8,),
+                        d_activations=("elu",), eval_samples=100, seeds=2, rounds=0))
+    for r in tr.results(500):
+        assert r.w1_sigma == r.w1 / 0.01 and r.w1_sigma > 0
+
+
+def test_ran_off_is_beyond_diverged_scale_target_std_in_mean_or_spread():
+    from ganlib.metrics import DIVERGED_SCALE, ran_off, ran_off_reason
+
+    t = make_target("normal", 4.0, 1.25)
+    edge = DIVERGED_SCALE * 1.25
+    assert not ran_off(4.0 + edge, 1.25, t) and not ran_off(4.0 - edge, 1.25, t) and not ran_off(4.0, edge, t)
+    assert ran_off(np.nextafter(4.0 + edge, math.inf), 1.25, t) and ran_off(4.0, np.nextafter(edge, math.inf), t)
+    assert ran_off(math.nan, 1.0, t) and ran_off(4.0, math.inf, t)
+    reason = ran_off_reason(4.0 + 3 * edge, 0.01, t, 70)
+    assert reason == f"G's samples ran off to mean {4.0 + 3 * edge:.4g}, std 0.01, 300 target std from the target " \
+                     f"(beyond {DIVERGED_SCALE:g}) at round 70"

@@ -153,3 +153,21 @@ def test_bad_arguments_raise():
         StackedMLP([1, 4, 4, 1], ["elu"], gens(0))
     with pytest.raises(ValueError, match="activation='swish'"):
         StackedMLP([1, 4, 1], ["swish"], gens(0))
+
+
+@pytest.mark.parametrize(("dtype", "atol"), [(torch.float32, 1e-6), (torch.float64, 1e-13)])
+def test_a_slice_of_runs_computes_what_all_runs_compute(dtype, atol):
+    # Evaluation applies G to a few runs at a time to bound memory. Each run's products are the same sums, but
+    # BLAS may order them differently for another batch count (a batch of one takes another path): a dot product
+    # of 16 terms of size ~1 differs by at most ~16 eps, 1e-6 in float32 and 2e-15 in float64, before the next
+    # layers (Lipschitz ~1 here) carry it on.
+    net = StackedMLP([1, 16, 16, 1], ["elu", "sigmoid"], gens(*range(7)), dtype)
+    x = torch.rand(7, 300, 1, generator=torch.Generator().manual_seed(1), dtype=dtype)
+    with torch.no_grad():
+        full = net(x)
+        for a, b in [(0, 3), (3, 4), (4, 7)]:
+            part = net(x[a:b], slice(a, b))
+            assert part.shape == (b - a, 300, 1)
+            np.testing.assert_allclose(part.numpy(), full[a:b].numpy(), rtol=0, atol=atol)
+        # The slice picks the weights: the same input through run 2's weights gives other numbers.
+        assert (net(x[3:4], slice(3, 4)) - net(x[3:4], slice(2, 3))).abs().max() > 1e-3

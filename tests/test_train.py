@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
 import torch
 
 from ganlib.config import Config
-from ganlib.metrics import LABELS, RunResult, evaluate, is_success, label_run
-from ganlib.train import LIVE_FIELDS, History, Trainer, TrainResult, resolve_device, train
+from ganlib.metrics import DIVERGED_SCALE, LABELS, RunResult, evaluate, is_success, label_run
+from ganlib.train import (
+    LIVE_FIELDS,
+    MEMORY_BUDGET,
+    History,
+    Trainer,
+    TrainResult,
+    estimate_memory,
+    resolve_device,
+    train,
+)
+
+train_module = sys.modules["ganlib.train"]
 
 PER_ROUND = ("d_loss", "g_loss", "d_real", "d_fake")
 EVALS = ("mean", "std", "skew", "kurtosis", "w1", "ks")
@@ -443,3 +459,271 @@ def test_gp_side_reaches_the_critic_loss(tiny):
     # A freshly initialised per-value critic has slopes far below 1 (a few tenths): one-sided it pays
     # nothing, so its first loss is the plain Wasserstein gap, which is far smaller than the two-sided.
     assert np.all(one.history.d_loss[:, 0] < two.history.d_loss[:, 0])
+
+
+# ----- memory: the estimate, the budget, blocks of runs, reused buffers -----
+
+_PEAK_SCRIPT = r"""
+import json, sys
+import torch
+torch.set_num_threads(1)
+from ganlib import Config
+from ganlib.train import N_FINAL, Trainer, estimate_memory, train
+
+def status(key):
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+
+config = Config.from_dict(json.loads(sys.argv[1]))
+# Warm up torch's kernels and the allocator on a small run of the same kind.
+train(config.replace(seeds=1, rounds=min(config.rounds, 2), eval_samples=100), n_final=100)
+if sys.argv[2] == "results":
+    trainer = Trainer(config).step(config.rounds)
+base = status("VmRSS")
+with open("/proc/self/clear_refs", "w") as fh:
+    fh.write("5")  # the peak (VmHWM) starts again from the current RSS
+if sys.argv[2] == "results":
+    trainer.results()
+else:
+    train(config).trainer.sample(N_FINAL)
+print(json.dumps({"peak": status("VmHWM") - base, "estimate": estimate_memory(config).peak}))
+"""
+
+
+def measured_peak(config: Config, phase: str = "all") -> dict:
+    """Peak resident memory (bytes) a fresh process adds for `train(config)` + `sample()`, or for `results()`."""
+    if not os.path.exists("/proc/self/clear_refs"):
+        pytest.skip("needs Linux's /proc/self/clear_refs to reset the peak resident memory")
+    proc = subprocess.run([sys.executable, "-c", _PEAK_SCRIPT, json.dumps(config.to_dict()), phase],
+                          capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    if proc.returncode != 0 and "clear_refs" in proc.stderr:
+        pytest.skip("cannot reset the peak resident memory here")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+# Configs where each part of the estimate dominates in turn (300-800 MB each); eval_every=1 keeps the
+# chunk buffers to one round where they are not the part under test.
+MEMORY_CASES = {
+    "evaluation noise": dict(seeds=100, noise_dim=64, eval_samples=10_000, rounds=1, eval_every=1),
+    "training batch": dict(seeds=4, features="value", sets=16, batch_size=4096, rounds=2, eval_every=1),
+    "final samples": dict(seeds=1024, g_hidden=(8, 8), d_hidden=(8, 8), rounds=2, eval_samples=100, eval_every=1),
+    "random numbers": dict(seeds=64, batch_size=200, g_hidden=(8, 8), d_hidden=(8, 8), rounds=200,
+                           eval_every=200, eval_samples=100),
+    "wgan-gp": dict(seeds=4, loss="wgan-gp", features="value", sets=8, batch_size=4096, rounds=2, eval_every=1),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MEMORY_CASES))
+def test_memory_estimate_bounds_the_measured_peak(case):
+    c = Config(**MEMORY_CASES[case])
+    assert estimate_memory(c).largest == ("training batch" if case == "wgan-gp" else case)
+    got = measured_peak(c)
+    # The estimate counts each phase's tensors as if all were alive at once, plus what the C allocator keeps
+    # (_ALLOCATOR_SLACK). It must not fall below what the process takes: a config under the budget must really
+    # fit. And the tensors it counts beside those alive at the peak (gradients, feature copies, temporaries)
+    # are made from them and no larger, so the count is at most twice what is measured.
+    tensors = got["estimate"] - train_module._ALLOCATOR_SLACK
+    assert got["peak"] <= got["estimate"] and tensors <= 2 * got["peak"], got
+
+
+def test_results_of_many_runs_stay_within_the_block_memory():
+    # 1024 runs x 10,000 values: measured all at once this took over 1.5 GB (G's activations and a dozen float64
+    # arrays of 10M values). By blocks of runs it takes one block's temporaries (at most _BLOCK_BYTES), what the
+    # allocator keeps (_ALLOCATOR_SLACK) and the 1024 results (about 1 MB).
+    c = Config(seeds=1024, g_hidden=(8, 8), d_hidden=(8, 8), rounds=1, eval_samples=100)
+    got = measured_peak(c, "results")
+    assert got["peak"] < train_module._BLOCK_BYTES + train_module._ALLOCATOR_SLACK, got
+
+
+@pytest.mark.parametrize(("dtype", "atol"), [("float64", 1e-12), ("float32", 1e-5)])
+def test_measuring_by_blocks_equals_measuring_all_runs_at_once(dtype, atol, tiny, monkeypatch):
+    # Blocks of one run against one block of all runs. Each run's values are the same sums in another BLAS order
+    # (see test_models): ~1e-16 relative in float64 and ~1e-7 in float32, which W1, moments and KS inherit.
+    c = tiny(dtype=dtype, rounds=30, eval_every=10, seeds=5)
+    whole = Trainer(c).step(30)
+    assert len(whole._blocks(c.eval_samples)) == 1
+    whole_history, whole_sample, whole_results = whole.history, whole.sample(3000), whole.results(3000)
+    monkeypatch.setattr(train_module, "_BLOCK_BYTES", 1)
+    blocks = Trainer(c).step(30)
+    assert len(blocks._blocks(c.eval_samples)) == 5
+    for name in EVALS:
+        np.testing.assert_allclose(getattr(blocks.history, name), getattr(whole_history, name), rtol=0, atol=atol,
+                                   err_msg=name)
+    np.testing.assert_allclose(blocks.sample(3000), whole_sample, rtol=0, atol=atol)
+    for a, b in zip(blocks.results(3000), whole_results):
+        assert (a.seed, a.label, a.success) == (b.seed, b.label, b.success)
+        for name in EVALS:
+            assert getattr(a, name) == pytest.approx(getattr(b, name), abs=atol), name
+
+
+@pytest.mark.parametrize(("changes", "part", "reduce"), [
+    # The issue's config: 23.5 GB, killed by the OOM killer after 194 s.
+    (dict(rounds=10, seeds=1, eval_samples=1_000_000, batch_size=100_000, sets=1024), "training batch", "sets"),
+    (dict(seeds=4096, eval_samples=1_000_000), "evaluation noise", "eval_samples"),
+    (dict(seeds=4096, rounds=100_000), "history", "rounds"),
+    (dict(seeds=400, g_hidden=(1024,) * 4, g_activations=("elu",) * 4), "networks", "g_hidden"),
+])
+def test_configs_over_the_budget_are_refused_before_allocating(changes, part, reduce):
+    c = Config(**changes)
+    est = estimate_memory(c)
+    assert est.peak > MEMORY_BUDGET and est.largest == part
+    t0 = time.perf_counter()
+    for make in (Trainer, train):
+        with pytest.raises(ValueError) as exc:
+            make(c)
+        message = str(exc.value)
+        assert "\n" not in message and part in message and reduce in message and "GiB" in message
+    # Refused from arithmetic alone: nothing was allocated or trained (a training would take minutes).
+    assert time.perf_counter() - t0 < 1.0
+
+
+def test_every_accepted_default_run_count_fits_the_budget():
+    # MAX_SEEDS runs of the recommended default (seeds=4096 trained, then results() asked for 8.2 GB at once).
+    assert estimate_memory(Config(seeds=4096)).peak < MEMORY_BUDGET
+    sizes = [estimate_memory(Config(seeds=k)).peak for k in (1, 10, 100, 1000, 4096)]
+    assert sizes == sorted(sizes)
+
+
+def test_random_numbers_are_drawn_into_the_same_buffers_every_chunk(tiny):
+    c = tiny(rounds=100, eval_every=10, loss="wgan-gp")
+    tr = Trainer(c).step(10)
+    ptrs = {name: t.data_ptr() for name, t in tr._chunk.items()}
+    assert set(ptrs) == {"u", "real", "z_d", "z_g", "eps"}
+    tr.step(50)
+    assert {name: t.data_ptr() for name, t in tr._chunk.items()} == ptrs
+    # A live change of the layout (more D steps a round) makes new buffers once, and the streams go on unchanged.
+    tr.set(d_steps=2)
+    tr.step(20)
+    again = Trainer(c).step(60)
+    again.set(d_steps=2)
+    again.step(20)
+    assert_run_equal(tr, 1, again, 1, atol=0)
+
+
+_GROWTH_SCRIPT = r"""
+import torch
+torch.set_num_threads(1)
+from ganlib import Config, Trainer
+
+def rss():
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+
+tr = Trainer(Config(seeds=10, rounds=2000, eval_every=10, g_hidden=(16, 16), d_hidden=(16, 16)))
+tr.step(500)
+before = rss()
+tr.step(1500)
+print(rss() - before)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/self/status")
+def test_memory_does_not_grow_with_rounds():
+    # Before the chunk buffers were reused and the history grew by doubling, each chunk's large temporaries
+    # were allocated between small long-lived arrays and the heap fragmented: measured +125 MB over these
+    # 1,500 rounds of 150 chunks (83 KB a round), and 249 -> 697 MB over 50,000 rounds of the default config.
+    # Now the history itself grows by 10 runs x 4 numbers x 8 bytes a round (0.5 MB here); 24 MB allows for
+    # the allocator's own bookkeeping.
+    proc = subprocess.run([sys.executable, "-c", _GROWTH_SCRIPT], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout) < 24 * 2**20
+
+
+def test_an_allocation_failure_becomes_a_one_line_memory_error(tiny, monkeypatch):
+    tr = Trainer(tiny())
+
+    def fail(n):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate "
+                           "memory: you tried to allocate 1280000000 bytes. Error code 12 (Cannot allocate memory)")
+
+    monkeypatch.setattr(tr, "_run_chunk", fail)
+    with pytest.raises(MemoryError) as exc:
+        tr.step(5)
+    message = str(exc.value)
+    assert "\n" not in message and "out of memory while training" in message and "1.19 GiB" in message
+    assert exc.value.__cause__ is None and exc.value.__suppress_context__
+
+    def other(n):
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
+
+    monkeypatch.setattr(tr, "_run_chunk", other)
+    with pytest.raises(RuntimeError, match="shapes cannot be multiplied"):
+        tr.step(5)
+
+
+# ----- divergence by scale -----
+
+def test_a_run_that_runs_off_is_diverged_with_a_reason(tiny):
+    from ganlib.widgets import divergence_message
+
+    c = tiny(rounds=40, eval_every=10, seeds=3)
+    tr = Trainer(c).step(10)
+    clean = Trainer(c).step(10)
+    with torch.no_grad():
+        # G's output bias of run 1 at 500: its samples sit 500 target std above the target (G works in std units).
+        tr.G.params[-1][1].fill_(500.0)
+    tr.step(10)
+    assert tr.diverged_at == [None, 20, None]
+    reason = tr.diverged_reason[1]
+    assert "ran off" in reason and "target std" in reason and "round 20" in reason and f"{DIVERGED_SCALE:g}" in reason
+    runs = tr.results(500)
+    assert [r.label for r in runs][1] == "diverged" and not runs[1].success and runs[1].diverged_at == 20
+    assert runs[1].diverged_reason == reason
+    assert "1 of 3 run(s) diverged (seed 6: G's samples ran off" in divergence_message(tr)
+    # The other runs are untouched.
+    clean.step(10)
+    assert_run_equal(tr, 0, clean, 0, atol=0)
+
+
+def test_results_mark_a_run_that_ran_off_after_the_last_evaluation(tiny):
+    tr = Trainer(tiny(rounds=20, eval_every=10)).step(20)
+    with torch.no_grad():
+        tr.G.params[-1][2].fill_(-1e3)
+    runs = tr.results(500)
+    assert runs[2].label == "diverged" and runs[2].diverged_at == 20 and "ran off" in runs[2].diverged_reason
+    assert tr.diverged_at[2] == 20 and train(tiny(rounds=20, eval_every=10), n_final=500).history.diverged_at[2] is None
+
+
+def test_a_generator_that_starts_far_from_an_unscaled_target_has_not_diverged(tiny):
+    # normalize=False and a target 10,000 std from 0: the untrained G (outputs near 0) starts beyond the bound;
+    # not reaching the target is drifting, not diverging.
+    res = train(tiny(normalize=False, target_mean=1e4, target_std=1.0, rounds=30, eval_every=10), n_final=500)
+    assert all(d is None for d in res.history.diverged_at)
+    assert all(r.label != "diverged" for r in res.runs)
+
+
+def test_history_and_runs_agree_on_divergence(tiny):
+    # train() measures the runs before taking the history, so a run marked at the end shows in both.
+    res = train(tiny(rounds=20, eval_every=10), n_final=500)
+    assert res.history.diverged_at == [r.diverged_at for r in res.runs]
+
+
+def test_a_run_beside_127_others_agrees_with_the_run_alone_up_to_rounding(tiny):
+    # The README's claim. float64: the batch of 128 and the single run differ only in BLAS summation order, ~1e-16
+    # per product, amplified to ~5e-14 over 200 rounds (measured with the default nets); 1e-10 leaves room while a
+    # shifted random stream or mixed runs would differ at the 1e-2 level. float32: G's weights after 50 rounds
+    # differed by 1.2e-7 (measured), so 1e-5.
+    for dtype, atol in (("float64", 1e-10), ("float32", 1e-5)):
+        c = tiny(dtype=dtype, seeds=128, seed=0, rounds=200 if dtype == "float64" else 50)
+        many = Trainer(c).step(c.rounds)
+        for k in (0, 77):
+            alone = Trainer(c.replace(seeds=1, seed=k)).step(c.rounds)
+            assert_run_equal(many, k, alone, 0, atol=atol, shape_atol=100 * atol)
+
+
+def test_a_live_change_over_the_memory_budget_is_refused(tiny):
+    # 100 D steps a round need 100 times the random numbers: 3.4 M a round per run, 64 runs, beyond 4 GiB.
+    tr = Trainer(tiny(seeds=64, sets=16, batch_size=1024, features="sorted", eval_samples=100))
+    before = tr.config
+    assert estimate_memory(before.replace(d_steps=100)).peak > MEMORY_BUDGET
+    with pytest.raises(ValueError, match="more than the 4 GiB budget.*random numbers"):
+        tr.set(d_steps=100)
+    assert tr.config == before
+    tr.set(d_steps=2)
+    assert tr.config.d_steps == 2 and tr.memory.peak == estimate_memory(tr.config).peak

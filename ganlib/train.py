@@ -697,6 +697,22 @@ class Trainer:
     def _to_user(self, x: torch.Tensor) -> torch.Tensor:
         return x.double() * self.scale + self.loc
 
+    def history_since(self, rounds_seen: int, evals_seen: int) -> tuple[dict[str, np.ndarray], np.ndarray,
+                                                                         dict[str, np.ndarray]]:
+        """What was recorded after the first `rounds_seen` rounds and `evals_seen` evaluations.
+
+        Returns the per-round arrays (d_loss, g_loss, d_real, d_fake: (K, new rounds)), the new
+        evaluation rounds (new evaluations,) and the per-evaluation arrays (mean, std, skew,
+        kurtosis, w1, ks: (K, new evaluations)). They are read-only views, not copies: a live view
+        can send only what is new at a cost that does not grow with the run (`history` copies all).
+        """
+        buf = self._buf
+        per_round = {n: c.view()[:, rounds_seen:] for n, c in buf.per_round.items()}
+        evals = {n: c.view()[:, evals_seen:] for n, c in buf.evals.items()}
+        for a in (*per_round.values(), *evals.values()):
+            a.flags.writeable = False
+        return per_round, buf.eval_round.view()[0, evals_seen:], evals
+
     @property
     @_guard_memory("building the history")
     def history(self) -> History:

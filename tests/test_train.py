@@ -727,3 +727,20 @@ def test_a_live_change_over_the_memory_budget_is_refused(tiny):
     assert tr.config == before
     tr.set(d_steps=2)
     assert tr.config.d_steps == 2 and tr.memory.peak == estimate_memory(tr.config).peak
+
+
+def test_history_since_returns_exactly_what_was_recorded_after_a_point(tiny) -> None:
+    tr = Trainer(tiny(rounds=60, eval_every=20))
+    tr.step(30)
+    first = tr.history
+    tr.step(30)
+    per_round, eval_round, evals = tr.history_since(first.rounds, first.eval_round.size)
+    whole = tr.history
+    for name in ("d_loss", "g_loss", "d_real", "d_fake"):
+        np.testing.assert_array_equal(per_round[name], getattr(whole, name)[:, first.rounds:])
+        assert not per_round[name].flags.writeable  # a view into the live buffers: read-only
+    np.testing.assert_array_equal(eval_round, whole.eval_round[first.eval_round.size:])
+    for name in ("mean", "std", "skew", "kurtosis", "w1", "ks"):
+        np.testing.assert_array_equal(evals[name], getattr(whole, name)[:, first.eval_round.size:])
+    empty, no_rounds, _ = tr.history_since(whole.rounds, whole.eval_round.size)
+    assert empty["d_loss"].shape == (tr.k, 0) and no_rounds.size == 0

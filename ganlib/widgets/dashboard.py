@@ -56,16 +56,6 @@ _GREY = "#555555"
 _STD = "#ff7f0e"
 
 
-def _histories(trainer: Trainer) -> tuple[dict[str, list[np.ndarray]], list[int], dict[str, list[np.ndarray]]]:
-    """The trainer's append-only history lists: per-round chunks, eval rounds, per-eval values.
-
-    Read in place (not through `trainer.history`, which rebuilds every array on each access), so
-    a frame can take only what was appended since the last one.
-    """
-    buf = trainer._buf
-    return buf.per_round, buf.eval_round, buf.evals
-
-
 class DashboardFrames:
     """What the dashboard's six panels show, as a `spec` (fixed per run) and frames of new data.
 
@@ -91,7 +81,6 @@ class DashboardFrames:
         n_batch = trainer.config.batch_size
         self.p = (np.arange(n_batch) + 0.5) / n_batch
         self._rounds_sent = 0
-        self._chunks_sent = 0
         self._evals_sent = 0
 
     # --- fixed per run ---
@@ -191,7 +180,7 @@ class DashboardFrames:
         """
         tr, target = self.trainer, self.trainer.target
         if full:
-            self._rounds_sent = self._chunks_sent = self._evals_sent = 0
+            self._rounds_sent = self._evals_sent = 0
         mode = "reset" if full else "append"
         if self.has_map:
             # G at evenly spaced noise quantiles: its distribution without sampling noise, and
@@ -215,21 +204,16 @@ class DashboardFrames:
             parts.append(({"id": "quantiles", "mode": "replace"}, [quantiles]))
         if self.has_map:
             parts.append(({"id": "map", "mode": "replace"}, [tr.generator_map(self.z)]))
-        per_round, eval_round, evals = _histories(tr)
-        chunks = per_round["d_loss"][self._chunks_sent:]
-        n_new = sum(a.shape[1] for a in chunks)
+        # Only what was recorded since the last frame: a frame costs the same at round 20 and 20,000.
+        per_round, eval_round, evals = tr.history_since(self._rounds_sent, self._evals_sent)
+        n_new = per_round["d_loss"].shape[1]
         x_rounds = np.arange(self._rounds_sent + 1, self._rounds_sent + n_new + 1, dtype=float)
         for name in ("d_loss", "g_loss"):
-            new = per_round[name][self._chunks_sent:]
-            y = np.concatenate(new, 1) if new else np.zeros((tr.k, 0))
-            parts.append(({"id": name, "mode": mode}, [y, x_rounds]))
-        self._chunks_sent += len(chunks)
+            parts.append(({"id": name, "mode": mode}, [per_round[name], x_rounds]))
         self._rounds_sent += n_new
-        x_evals = np.asarray(eval_round[self._evals_sent:], dtype=float)
+        x_evals = eval_round.astype(float)
         for name, key, scale in (("mean", "mean", 1.0), ("std", "std", 1.0), ("w1", "w1", target.std)):
-            new = evals[key][self._evals_sent:]
-            y = np.stack(new, 1) / scale if new else np.zeros((tr.k, 0))
-            parts.append(({"id": name, "mode": mode}, [y, x_evals]))
+            parts.append(({"id": name, "mode": mode}, [evals[key] / scale, x_evals]))
         self._evals_sent += x_evals.size
         header = {"round": tr.round, "titles": {"0": f"round {tr.round}: G's samples (seed {tr.seeds[0]})"},
                   "texts": {"0": _stats_text(finite, tr.diverged_at[0] is not None)}}

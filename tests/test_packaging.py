@@ -61,7 +61,7 @@ def test_readme_opens_with_the_two_commands_and_ci_runs_the_test_one() -> None:
 
 # What notebook and ganlib code may import: the standard library, the runtime dependencies (by their
 # import names), and what ships with them (IPython comes with ipywidgets and jupyterlab).
-RUNTIME_IMPORTS = {"torch", "numpy", "matplotlib", "ipywidgets", "IPython", "ganlib"}
+RUNTIME_IMPORTS = {"torch", "numpy", "matplotlib", "ipywidgets", "IPython", "ganlib", "sklearn"}
 
 
 def _top_level_imports(source: str) -> set[str]:

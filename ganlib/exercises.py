@@ -334,4 +334,19 @@ register(predict_choice(
 ))
 
 
+register(predict_range(
+    "06.coverage",
+    ("The article says WGAN 'basically solves mode collapse', which the vanilla GAN suffers from. How many of the "
+     "ten digits will notebook 06's vanilla DCGAN (loss 'bce') cover, that is, draw as at least 4% of its digits?"),
+    9, 10, unit="digits covered", integer=True, reference=10,
+    why=("On these 8x8 digits, with the article's architecture and BatchNorm in both networks, the vanilla DCGAN "
+         "covered nine or ten digits on every seed block we tried: it did not collapse, so WGAN had no digit to "
+         "rescue."),
+    hints=("Mode collapse needs a reason: a D that lets G win with a few digits. Look at the class shares figure "
+           "after you have committed to a number.",),
+    mistakes=(("the article's picture of a collapsed vanilla GAN: a few digits only", 3),
+              ("most digits but a couple dropped", 7),
+              ("a number that is not a count of digits out of ten", 11)),
+))
+
 __all__ = ["Exercise", "EXERCISES", "NOT_ATTEMPTED", "register", "call", "predict_range", "predict_choice"]

@@ -312,9 +312,11 @@ def default_judge() -> Judge:
 class DigitsConfig:
     """Every setting of one digits run. Build it with `digits_config(loss, **changes)`.
 
-    A round is `d_steps` critic (or D) updates on fresh batches, then one G update. `d_beta2` is
-    RMSProp's smoothing constant when the optimizer is RMSProp. `clip` applies to loss 'wgan' only,
-    `gp_weight` to 'wgan-gp' only.
+    A round is `d_steps` critic (or D) updates on fresh batches, then one G update; both networks use
+    `optimizer` with their own learning rate. `beta1` and `beta2` are Adam's; with RMSProp `beta2` is
+    its smoothing constant (torch's alpha) and `beta1` is unused. Both learning rates fall
+    geometrically to `lr_decay` times their value by the last round. `clip` applies to loss 'wgan'
+    only, `gp_weight` and `gp_side` to 'wgan-gp' only. The defaults are digits_config('wgan-gp').
     """
 
     loss: str = "wgan-gp"
@@ -578,9 +580,15 @@ def plot_critic_and_frechet(history: DigitsHistory, window: int, ax: Any, title:
 
     Returns the right-hand axis. `mark` draws a vertical line at that evaluation's round.
     """
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
+
     rounds = np.asarray(history.eval_round)
     ax.plot(rounds, history.frechet, color="#1f77b4", lw=2, label="Frechet distance")
     ax.set_yscale("log")
+    # ticks at 1, 2, 5 x 10^k written plainly (0.5, 1, 2, 5, 10, 20) rather than as powers of ten
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("round")
     ax.set_ylabel("Frechet distance", color="#1f77b4")
     twin = ax.twinx()
@@ -648,14 +656,21 @@ def critic_vs_frechet(history: DigitsHistory, window: int) -> dict[str, float]:
 
 
 def train_digits(config: DigitsConfig, n: int = 2000, progress: Callable[[DigitsTrainer], None] | None = None,
-                 judge: Judge | None = None) -> DigitsResult:
-    """Train `config` to its last round, draw `n` digits and measure them."""
+                 judge: Judge | None = None, rounds: int | None = None) -> DigitsResult:
+    """Train `config`, draw `n` digits and measure them.
+
+    `rounds` stops the run early: the first `rounds` of `config.rounds`, with the learning-rate
+    schedule of the whole run, so the numbers are those of the full run at that round.
+    """
     judge = judge if judge is not None else default_judge()
+    rounds = config.rounds if rounds is None else rounds
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or not 1 <= rounds <= config.rounds:
+        raise ValueError(f"rounds={rounds!r} is not allowed: a whole number from 1 to config.rounds ({config.rounds})")
     least = max(MIN_SAMPLES, judge.n_ref)
     if isinstance(n, bool) or not isinstance(n, int) or not least <= n <= MAX_SAMPLES:
         raise ValueError(f"n={n!r} is not allowed: a whole number from {least} to {MAX_SAMPLES}")
     trainer = DigitsTrainer(config, judge)
-    trainer.step(config.rounds, progress)
+    trainer.step(rounds, progress)
     if trainer.diverged is not None:
         raise ValueError(f"the run diverged ({trainer.diverged}); try smaller learning rates")
     images = trainer.sample(n)

@@ -75,12 +75,14 @@ def test_networks_are_the_articles_layers_sized_for_8x8() -> None:
 def test_weights_init_draws_the_articles_normals_from_the_given_stream() -> None:
     g = I.Generator(nz=32, ngf=64)
     I.weights_init_(g, torch.Generator().manual_seed(1))
-    conv = torch.cat([m.weight.ravel() for m in g.modules() if isinstance(m, nn.ConvTranspose2d)])
-    bn_w = torch.cat([m.weight for m in g.modules() if isinstance(m, nn.BatchNorm2d)])
-    bn_b = torch.cat([m.bias for m in g.modules() if isinstance(m, nn.BatchNorm2d)])
-    # n = 164,864 conv weights: the sample std's relative standard error is 1/sqrt(2n) = 0.17%, and the
+    with torch.no_grad():
+        conv = torch.cat([m.weight.ravel() for m in g.modules() if isinstance(m, nn.ConvTranspose2d)])
+        bn_w = torch.cat([m.weight for m in g.modules() if isinstance(m, nn.BatchNorm2d)])
+        bn_b = torch.cat([m.bias for m in g.modules() if isinstance(m, nn.BatchNorm2d)])
+    # n = 148,480 conv weights: the sample std's relative standard error is 1/sqrt(2n) = 0.18%, and the
     # mean's standard error 0.02/sqrt(n) = 5e-5; 5 standard errors each.
     n = conv.numel()
+    assert n == 32 * 128 * 4 + 128 * 64 * 16 + 64 * 16
     assert abs(float(conv.std()) / 0.02 - 1) < 5 / math.sqrt(2 * n)
     assert abs(float(conv.mean())) < 5 * 0.02 / math.sqrt(n)
     # 192 BatchNorm weights around 1 with std 0.02: mean within 5 x 0.02/sqrt(192) = 0.0072
@@ -188,6 +190,29 @@ def test_measure_rejects_bad_images(judge: I.Judge) -> None:
         judge.frechet(np.zeros((100, 8, 8)))
 
 
+def test_tile_digits_places_each_digit_in_its_cell() -> None:
+    x = np.arange(3 * 64, dtype=float).reshape(3, 8, 8)
+    canvas = I.tile_digits(x, cols=2)
+    assert canvas.shape == (2 * 9 + 1, 2 * 9 + 1)
+    assert np.array_equal(canvas[1:9, 1:9], x[0]) and np.array_equal(canvas[1:9, 10:18], x[1])
+    assert np.array_equal(canvas[10:18, 1:9], x[2]) and not canvas[10:18, 10:18].any()  # the empty fourth cell
+    assert not canvas[0].any() and not canvas[:, 9].any()  # one blank line between digits
+
+
+def test_plot_critic_and_frechet_draws_both_curves() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ganlib import plots
+
+    h = I.DigitsHistory(estimate=[1.0, 2.0, 3.0, 4.0], eval_round=[0, 2, 4], frechet=[9.0, 3.0, 1.0])
+    fig, axes = plots.new_figure(1, 1, 4, 3)
+    twin = I.plot_critic_and_frechet(h, 2, axes[0, 0], mark=1)
+    assert np.allclose(axes[0, 0].lines[0].get_ydata(), [9, 3, 1])
+    assert np.allclose(twin.lines[0].get_ydata(), [1.5, 3.5])  # means of the two rounds before each evaluation
+    assert axes[0, 0].lines[1].get_xdata()[0] == 2  # the mark at evaluation 1, round 2
+
+
 # ----------------------------------------------------------------------------------------------
 # training
 # ----------------------------------------------------------------------------------------------
@@ -206,6 +231,20 @@ def test_same_seed_same_numbers_and_chunks_do_not_matter(loss: str, judge: I.Jud
     c = I.DigitsTrainer(cfg.replace(seed=8), judge)
     c.step(4)
     assert c.history.d_loss != a.history.d_loss
+
+
+def test_evaluations_and_early_stops_do_not_change_the_training(judge: I.Judge) -> None:
+    # evaluation draws from its own stream and G's BatchNorm uses batch statistics in training, so
+    # evaluating more often changes no training number; stopping early gives the run's first rounds
+    cfg = I.digits_config("wgan-gp", seed=2, **{**SHORT, "rounds": 6})
+    every = I.DigitsTrainer(cfg.replace(eval_every=1), judge)
+    every.step(4)
+    full = I.train_digits(cfg, n=1000, judge=judge)
+    part = I.train_digits(cfg, n=1000, judge=judge, rounds=4)
+    assert every.history.d_loss == part.trainer.history.d_loss == full.trainer.history.d_loss[:4]
+    assert part.trainer.round == 4 and part.trainer.history.eval_round == [0, 2, 4]
+    with pytest.raises(ValueError, match="rounds=7"):
+        I.train_digits(cfg, n=1000, judge=judge, rounds=7)
 
 
 def test_the_global_random_state_is_not_used(judge: I.Judge) -> None:
@@ -242,7 +281,7 @@ def test_gradient_penalty_on_flattened_images_equals_a_direct_4d_computation() -
     direct = ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
     # the same float32 arithmetic in another order; the 1e-12 inside ganlib's square root moves the
     # norm by at most 1e-12 / (2 norm): 1e-5 relative covers both
-    assert float(ours[0]) == pytest.approx(float(direct), rel=1e-5)
+    assert float(ours.detach()[0]) == pytest.approx(float(direct), rel=1e-5)
 
 
 def test_the_first_100_rounds_of_wgan_gp_move_towards_the_digits(judge: I.Judge) -> None:

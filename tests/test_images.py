@@ -315,6 +315,13 @@ def test_critic_vs_frechet_skips_round_zero() -> None:
     assert np.allclose(h.estimate_at_evals(2)[1:], [2.0, 3.0]) and math.isnan(h.estimate_at_evals(2)[0])
     # two evaluation points: too few for a correlation
     assert math.isnan(I.critic_vs_frechet(h, 2)["pearson"])
+    # an estimate that rises while the critic learns, then falls with the Frechet distance
+    est = [0.0] + [v for v in (1, 3, 5, 4, 2, 1) for _ in range(2)]  # two rounds per evaluation
+    h = I.DigitsHistory(estimate=est[1:], eval_round=[0, 2, 4, 6, 8, 10, 12], frechet=[30, 20, 15, 9, 8, 6, 5])
+    out = I.critic_vs_frechet(h, 2)
+    assert out["points"] == 6 and out["peak_round"] == 6
+    assert out["spearman_after_peak"] == pytest.approx(1.0)
+    assert out["spearman"] == pytest.approx(stats.spearmanr([1, 3, 5, 4, 2, 1], [20, 15, 9, 8, 6, 5])[0])
 
 
 # ----------------------------------------------------------------------------------------------

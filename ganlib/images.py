@@ -765,3 +765,10 @@ def run_digits(args: argparse.Namespace) -> int:
     if args.samples:
         np.save(args.samples, result.images.astype(np.float32))
     return 0
+
+
+__all__ = ["Digits", "load_digits_split", "to_unit", "from_unit", "weights_init_", "Generator", "Critic",
+           "frechet_distance", "gaussian_fit", "nearest_distances", "Judge", "default_judge", "DigitsConfig",
+           "LOSS_DEFAULTS", "digits_config", "DigitsHistory", "DigitsTrainer", "DigitsResult", "train_digits",
+           "critic_vs_frechet", "pearson", "spearman", "tile_digits", "plot_digits", "plot_critic_and_frechet",
+           "add_digits_parser", "run_digits", "IMAGE_LOSSES", "COVERAGE_SHARE", "PIXEL_MAX", "MIN_SAMPLES"]

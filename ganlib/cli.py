@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 import numpy as np
 import torch
 
+from ganlib import images
 from ganlib.config import MAX_SEEDS, PRESETS, Config, preset
 from ganlib.distributions import make_target
 from ganlib.metrics import SUCCESS_W1_FRACTION, RunResult, summarize_runs
@@ -310,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a field and its values; repeat for more axes (lr sets d_lr and g_lr together)")
     s.add_argument("--json", metavar="PATH", help="write the cells as JSON")
     sub.add_parser("presets", help="list the presets")
+    images.add_digits_parser(sub)
     return p
 
 
@@ -323,6 +325,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "train":
             return _cmd_train(args)
+        if args.command == "digits":
+            return images.run_digits(args)
         return _cmd_sweep(args)
     except (ValueError, OSError, MemoryError) as exc:
         print(f"ganlib: error: {exc}", file=sys.stderr)

@@ -739,5 +739,166 @@ register(Exercise(
 ))
 
 
+# ----------------------------------------------------------------------------------------------
+# Notebook 06: from 1-D to images
+# ----------------------------------------------------------------------------------------------
+
+def _frechet_oracle(mu1: Any, cov1: Any, mu2: Any, cov2: Any) -> float:
+    """The squared Frechet distance from the eigenvalues of cov1 @ cov2 (a general, non-symmetric
+    eigenproblem: independent of ganlib.images, which uses two symmetric ones). Those eigenvalues are
+    real and non-negative (cov1 @ cov2 is similar to cov1^1/2 cov2 cov1^1/2), and the square roots of
+    them are the eigenvalues of (cov1 cov2)^1/2, so their sum is its trace."""
+    import numpy as np
+
+    lam = np.linalg.eigvals(np.asarray(cov1, float) @ np.asarray(cov2, float))
+    diff = np.asarray(mu1, float) - np.asarray(mu2, float)
+    return float(diff @ diff + np.trace(cov1) + np.trace(cov2) - 2 * np.sqrt(np.clip(lam.real, 0, None)).sum())
+
+
+def _frechet_cases() -> list[tuple[str, tuple]]:
+    """Fixed test cases: 1-D, identical Gaussians, and two 5-D ones whose covariances do not commute."""
+    import numpy as np
+
+    rng = np.random.default_rng(606)
+    # the same elongated spectrum (condition number 90) turned two random ways: far from commuting
+    q1, _ = np.linalg.qr(rng.normal(size=(5, 5)))
+    q2, _ = np.linalg.qr(rng.normal(size=(5, 5)))
+    spectrum = np.diag([9.0, 4.0, 1.0, 0.25, 0.1])
+    c1, c2 = q1 @ spectrum @ q1.T, q2 @ spectrum @ q2.T
+    m1, m2 = rng.normal(size=5), rng.normal(size=5)
+    return [
+        ("two one-dimensional Gaussians, N(1, 2^2) and N(3, 3^2)", (np.array([1.0]), np.array([[4.0]]),
+                                                                    np.array([3.0]), np.array([[9.0]]))),
+        ("two identical five-dimensional Gaussians", (m1, c1, m1, c1.copy())),
+        ("two five-dimensional Gaussians whose covariances do not commute", (m1, c1, m2, c2)),
+    ]
+
+
+def _judge_frechet(answer: Any) -> str | None:
+    import numpy as np
+
+    for what, args in _frechet_cases():
+        got = call(answer, *[x.copy() for x in args])
+        try:
+            got = float(got)
+        except (TypeError, ValueError):
+            return f"return one number, not {type(got).__name__}"
+        want = _frechet_oracle(*args)
+        # Round-off is relative to the size of the terms that cancel (the traces), not to the answer,
+        # which is 0 for the identical pair. The float64 oracle is exact to ~1e-12 of that scale on
+        # these well-conditioned matrices (condition number 90 at most); a float32 answer to ~1e-6. A
+        # tolerance of 1e-4 of the scale accepts both and rejects every modelled mistake, each of
+        # which is off by more than 1% of it on at least one case.
+        scale = abs(want) + float(np.trace(args[1]) + np.trace(args[3]))
+        if not abs(got - want) <= 1e-4 * scale:
+            return f"wrong on {what}: check each of the three terms of the formula"
+    return None
+
+
+def _frechet_reference() -> Callable:
+    def frechet(mu1, cov1, mu2, cov2):
+        import numpy as np
+
+        # tr (cov1 cov2)^1/2 = tr (cov1^1/2 cov2 cov1^1/2)^1/2, a symmetric matrix: use eigh twice
+        w, v = np.linalg.eigh(cov1)
+        root1 = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+        cross = np.sqrt(np.clip(np.linalg.eigvalsh(root1 @ cov2 @ root1), 0, None)).sum()
+        return float(np.sum((mu1 - mu2) ** 2) + np.trace(cov1) + np.trace(cov2) - 2 * cross)
+
+    return frechet
+
+
+def _matrix_root(c: Any) -> Any:
+    import numpy as np
+
+    w, v = np.linalg.eigh(c)
+    return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+
+
+def _frechet_mistakes() -> tuple[tuple[str, Callable], ...]:
+    import numpy as np
+
+    def no_two(mu1, cov1, mu2, cov2):
+        root = _matrix_root(_matrix_root(cov1) @ cov2 @ _matrix_root(cov1))
+        return float(np.sum((mu1 - mu2) ** 2) + np.trace(cov1 + cov2 - root))
+
+    def elementwise(mu1, cov1, mu2, cov2):
+        return float(np.sum((mu1 - mu2) ** 2) + np.trace(cov1 + cov2 - 2 * np.sqrt(np.abs(cov1 @ cov2))))
+
+    def no_means(mu1, cov1, mu2, cov2):
+        return _frechet_reference()(mu1 * 0, cov1, mu2 * 0, cov2)
+
+    def not_squared(mu1, cov1, mu2, cov2):
+        return float(np.sqrt(max(_frechet_reference()(mu1, cov1, mu2, cov2), 0.0)))
+
+    def commuting(mu1, cov1, mu2, cov2):
+        diff = _matrix_root(cov1) - _matrix_root(cov2)
+        return float(np.sum((mu1 - mu2) ** 2) + np.sum(diff * diff))
+
+    return (
+        ("the cross term without its factor 2", lambda: no_two),
+        ("an elementwise square root of cov1 @ cov2 instead of the matrix square root", lambda: elementwise),
+        ("the means left out", lambda: no_means),
+        ("the distance itself (a square root) instead of its square", lambda: not_squared),
+        ("|cov1^1/2 - cov2^1/2|^2 (Frobenius), right only when the covariances commute", lambda: commuting),
+    )
+
+
+register(Exercise(
+    name="06.frechet",
+    question=("Write frechet(mu1, cov1, mu2, cov2): the squared Frechet distance between N(mu1, cov1) and "
+              "N(mu2, cov2), |mu1 - mu2|^2 + tr(cov1 + cov2 - 2 (cov1 cov2)^1/2), with numpy arrays in and one "
+              "float out."),
+    kind="code",
+    judge=lambda answer: _judge_frechet(answer),
+    make_reference=_frechet_reference,
+    hints=(
+        "Check it in one dimension first: there it is (m1 - m2)^2 + (s1 - s2)^2.",
+        "(cov1 cov2)^1/2 is a matrix square root, not np.sqrt of each entry. Its trace is the trace of "
+        "(cov1^1/2 cov2 cov1^1/2)^1/2, a symmetric matrix: np.linalg.eigh gives both roots.",
+        "The square root of a symmetric positive semi-definite matrix C = V diag(w) V^T is V diag(sqrt w) V^T.",
+    ),
+    explanation=("The Frechet (2-Wasserstein) distance between two Gaussians has this closed form. "
+                 "cov1 cov2 is not symmetric, but it is similar to cov1^1/2 cov2 cov1^1/2, which is, so two "
+                 "symmetric eigendecompositions give the trace of its square root without a general sqrtm; "
+                 "clipping tiny negative eigenvalues to 0 absorbs round-off."),
+    mistakes=_frechet_mistakes(),
+))
+
+register(predict_choice(
+    "06.copycat",
+    ("A 'generator' that returns the training digits themselves, untouched, is no generator at all. Which "
+     "measurement exposes it? Answer 'class shares', 'Frechet distance' or 'nearest neighbour'."),
+    "nearest neighbour",
+    options=("class shares", "Frechet distance", "nearest neighbour"),
+    why=("Copies of the training digits have the real class shares and a Frechet distance to the training half of "
+         "0, below even the floor that two real halves reach; only the distance to the nearest training digit, "
+         "0 for every copy against about 17 grey levels between real digits, gives them away."),
+    hints=("Ask what each measurement compares the generated digits with: the classes, the whole cloud of "
+           "features, or each single training digit.",),
+    wrong_reasons={
+        "class shares": "copies of the training digits have exactly the training digits' class shares.",
+        "Frechet distance": ("the training digits' features have exactly the training digits' mean and covariance: "
+                             "their Frechet distance to them is 0, better than the real floor."),
+    },
+))
+
+
+register(predict_range(
+    "06.coverage",
+    ("The article says WGAN 'basically solves mode collapse', which the vanilla GAN suffers from. How many of the "
+     "ten digits will notebook 06's vanilla DCGAN (loss 'bce') cover, that is, draw as at least 4% of its digits?"),
+    9, 10, unit="digits covered", integer=True, reference=10,
+    why=("On these 8x8 digits, with the article's architecture and BatchNorm in both networks, the vanilla DCGAN "
+         "covered nine or ten digits on every seed block we tried: it did not collapse, so WGAN had no digit to "
+         "rescue."),
+    hints=("Mode collapse needs a reason: a D that lets G win with a few digits. Look at the class shares figure "
+           "after you have committed to a number.",),
+    mistakes=(("the article's picture of a collapsed vanilla GAN: a few digits only", 3),
+              ("most digits but a couple dropped", 7),
+              ("a number that is not a count of digits out of ten", 11)),
+))
+
+
 __all__ = ["Exercise", "EXERCISES", "NOT_ATTEMPTED", "register", "call", "numeric", "predict_range",
            "predict_choice"]

@@ -56,13 +56,11 @@ def test_no_answer_and_a_stub_are_not_attempted(name: str, capsys) -> None:
 def test_typical_mistakes_are_rejected_with_a_useful_line(name: str, capsys) -> None:
     ex = EXERCISES[name]
     assert ex.mistakes, f"{name} lists no typical wrong answer"
-    reference_line = None
     for what, make in ex.mistakes:
         assert ex.check(make()) is False, f"{name} accepted a wrong answer that {what}"
         line = capsys.readouterr().out.strip()
-        assert line.startswith(f"{name}: not yet: ") and len(line) > len(name) + 25, line
-        assert reference_line != line or len(ex.mistakes) == 1
-        reference_line = line
+        # One line that says what is wrong, beyond the bare verdict.
+        assert line.startswith(f"{name}: not yet: ") and len(line) > len(name) + 25 and "\n" not in line, line
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -61,8 +61,9 @@ def test_readme_opens_with_the_two_commands_and_ci_runs_the_test_one() -> None:
 
 # What notebook and ganlib code may import: the standard library, the runtime dependencies (by their
 # import names), and what ships with them (IPython and traitlets come with ipywidgets). anywidget is
-# imported by ganlib.widgets only: notebooks reach it through ganlib.
-RUNTIME_IMPORTS = {"torch", "numpy", "matplotlib", "ipywidgets", "IPython", "traitlets", "ganlib", "anywidget"}
+# imported by ganlib.widgets only: notebooks reach it through ganlib; sklearn is scikit-learn.
+RUNTIME_IMPORTS = {"torch", "numpy", "matplotlib", "ipywidgets", "IPython", "traitlets", "ganlib", "anywidget",
+                   "sklearn"}
 
 
 def _top_level_imports(source: str) -> set[str]:

@@ -1,0 +1,412 @@
+"""ganlib.images: the digits, the article's networks, the judge's measurements, training and `digits` CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from scipy import linalg, stats
+from torch import nn
+
+from ganlib import images as I
+from ganlib.cli import main
+from ganlib.losses import gradient_penalty
+
+# A few rounds only: these tests check wiring, shapes and reproducibility, not image quality.
+SHORT = dict(rounds=4, eval_every=2, batch_size=16, ngf=8, ndf=8, nz=8, grid=8)
+
+
+@pytest.fixture(scope="module")
+def judge() -> I.Judge:
+    return I.default_judge()
+
+
+# ----------------------------------------------------------------------------------------------
+# data
+# ----------------------------------------------------------------------------------------------
+
+def test_split_covers_the_data_set_once_by_class() -> None:
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    d = I.load_digits_split()
+    assert len(d.train) + len(d.held_out) == len(x) == 1797
+    assert d.train.shape[1:] == (8, 8) and d.held_out.shape[1:] == (8, 8)
+    assert d.train.min() == 0 and d.train.max() == 16
+    # every other image of each class: the two halves' class counts differ by at most one
+    counts_a = np.bincount(d.train_labels, minlength=10)
+    counts_b = np.bincount(d.held_out_labels, minlength=10)
+    assert np.all(np.abs(counts_a - counts_b) <= 1) and np.array_equal(counts_a + counts_b, np.bincount(y))
+    # the halves together are the data set, image for image (sorted rows compared)
+    both = np.concatenate([d.train, d.held_out]).reshape(-1, 64)
+    assert np.array_equal(np.unique(both, axis=0), np.unique(x, axis=0))
+    assert not d.train.flags.writeable
+
+
+def test_unit_scale_round_trip() -> None:
+    x = np.array([0.0, 8.0, 16.0])
+    assert np.allclose(I.to_unit(x), [-1.0, 0.0, 1.0])
+    assert np.allclose(I.from_unit(I.to_unit(x)), x)
+
+
+# ----------------------------------------------------------------------------------------------
+# networks
+# ----------------------------------------------------------------------------------------------
+
+def test_networks_are_the_articles_layers_sized_for_8x8() -> None:
+    g, d = I.Generator(nz=16, ngf=8), I.Critic(ndf=8)
+    assert [type(m) for m in g.main] == [nn.ConvTranspose2d, nn.BatchNorm2d, nn.ReLU] * 2 + [nn.ConvTranspose2d,
+                                                                                              nn.Tanh]
+    assert [type(m) for m in d.main] == [nn.Conv2d, nn.LeakyReLU, nn.Conv2d, nn.BatchNorm2d, nn.LeakyReLU, nn.Conv2d]
+    assert all(m.negative_slope == 0.2 for m in d.main if isinstance(m, nn.LeakyReLU))
+    assert not any(isinstance(m, nn.Sigmoid) for m in d.modules())  # change 1: no sigmoid
+    assert all(m.bias is None for m in [*g.modules(), *d.modules()] if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)))
+    with torch.no_grad():
+        x = g(torch.randn(5, 16))
+    assert x.shape == (5, 1, 8, 8) and float(x.abs().max()) <= 1.0
+    assert d(x).shape == (5,)
+
+
+def test_weights_init_draws_the_articles_normals_from_the_given_stream() -> None:
+    g = I.Generator(nz=32, ngf=64)
+    I.weights_init_(g, torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        conv = torch.cat([m.weight.ravel() for m in g.modules() if isinstance(m, nn.ConvTranspose2d)])
+        bn_w = torch.cat([m.weight for m in g.modules() if isinstance(m, nn.BatchNorm2d)])
+        bn_b = torch.cat([m.bias for m in g.modules() if isinstance(m, nn.BatchNorm2d)])
+    # n = 148,480 conv weights: the sample std's relative standard error is 1/sqrt(2n) = 0.18%, and the
+    # mean's standard error 0.02/sqrt(n) = 5e-5; 5 standard errors each.
+    n = conv.numel()
+    assert n == 32 * 128 * 4 + 128 * 64 * 16 + 64 * 16
+    assert abs(float(conv.std()) / 0.02 - 1) < 5 / math.sqrt(2 * n)
+    assert abs(float(conv.mean())) < 5 * 0.02 / math.sqrt(n)
+    # 192 BatchNorm weights around 1 with std 0.02: mean within 5 x 0.02/sqrt(192) = 0.0072
+    assert abs(float(bn_w.mean()) - 1) < 5 * 0.02 / math.sqrt(bn_w.numel())
+    assert torch.all(bn_b == 0)
+    g2 = I.Generator(nz=32, ngf=64)
+    I.weights_init_(g2, torch.Generator().manual_seed(1))
+    assert all(torch.equal(a, b) for a, b in zip(g.parameters(), g2.parameters()))
+
+
+# ----------------------------------------------------------------------------------------------
+# the judge's pieces, against independent oracles
+# ----------------------------------------------------------------------------------------------
+
+def _random_spd(rng: np.random.Generator, d: int) -> np.ndarray:
+    a = rng.normal(size=(d, d))
+    return a @ a.T / d + 0.1 * np.eye(d)
+
+
+def scipy_frechet(mu1, cov1, mu2, cov2) -> float:
+    """The textbook formula with scipy's general matrix square root of cov1 cov2."""
+    root = linalg.sqrtm(cov1 @ cov2)
+    return float(np.sum((mu1 - mu2) ** 2) + np.trace(cov1 + cov2 - 2 * np.real(root)))
+
+
+@pytest.mark.parametrize("d", [1, 3, 16, 64])
+def test_frechet_distance_matches_scipy_sqrtm(d: int) -> None:
+    rng = np.random.default_rng(d)
+    mu1, mu2 = rng.normal(size=d), rng.normal(size=d)
+    c1, c2 = _random_spd(rng, d), _random_spd(rng, d)
+    ours = I.frechet_distance(mu1, c1, mu2, c2)
+    # Both are float64 eigen/Schur computations on matrices with condition number < 1e4: they agree
+    # to ~1e-12 relative; 1e-8 leaves room and still catches any formula error (order 1e-1).
+    assert ours == pytest.approx(scipy_frechet(mu1, c1, mu2, c2), rel=1e-8, abs=1e-9)
+
+
+def test_frechet_distance_by_hand_in_one_dimension_and_at_zero() -> None:
+    # N(m1, s1^2) and N(m2, s2^2): (m1 - m2)^2 + (s1 - s2)^2
+    assert I.frechet_distance(np.array([1.0]), np.array([[4.0]]), np.array([3.0]), np.array([[9.0]])) == \
+        pytest.approx(4.0 + 1.0, abs=1e-12)
+    rng = np.random.default_rng(0)
+    c = _random_spd(rng, 10)
+    mu = rng.normal(size=10)
+    assert abs(I.frechet_distance(mu, c, mu, c)) < 1e-9 * np.trace(c)
+    with pytest.raises(ValueError, match="shapes"):
+        I.frechet_distance(mu, c, mu[:3], c)
+
+
+def test_nearest_distances_match_brute_force() -> None:
+    rng = np.random.default_rng(3)
+    q, r = rng.uniform(0, 16, (1500, 8, 8)), rng.uniform(0, 16, (200, 8, 8))
+    brute = np.sqrt(((q.reshape(-1, 1, 64) - r.reshape(1, -1, 64)) ** 2).sum(-1)).min(1)
+    # the |q|^2 + |r|^2 - 2 q.r expansion loses ~1e-12 of |q|^2 ~ 1e4 in float64: 1e-6 absolute is ample
+    assert np.allclose(I.nearest_distances(q, r), brute, atol=1e-6)
+    own = np.sqrt(((r.reshape(-1, 1, 64) - r.reshape(1, -1, 64)) ** 2).sum(-1) + np.diag(np.full(200, np.inf)))
+    assert np.allclose(I.nearest_distances(r, r, exclude_self=True), own.min(1), atol=1e-6)
+
+
+def test_correlations_match_scipy_with_ties() -> None:
+    rng = np.random.default_rng(5)
+    a, b = rng.integers(0, 6, 40).astype(float), rng.normal(size=40)
+    assert I.pearson(a, b) == pytest.approx(stats.pearsonr(a, b)[0], abs=1e-12)
+    assert I.spearman(a, b) == pytest.approx(stats.spearmanr(a, b)[0], abs=1e-12)
+    assert math.isnan(I.pearson(np.ones(5), b[:5]))
+
+
+def test_judge_features_are_the_classifiers_hidden_layer(judge: I.Judge) -> None:
+    x = judge.digits.held_out[:50]
+    m = judge.model
+    logits = judge.features(x) @ m.coefs_[1] + m.intercepts_[1]
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    # softmax of our features through the output layer is sklearn's predict_proba (float64 round-off)
+    assert np.allclose(p / p.sum(1, keepdims=True), m.predict_proba(x.reshape(50, -1) / 16), atol=1e-10)
+    # 0.977 measured; 0.95 is 24 of 896 held-out digits below it, far more than any sklearn or BLAS
+    # version changes an L-BFGS fit of this size, and far above a broken pipeline (~0.1)
+    assert judge.accuracy > 0.95
+
+
+def test_measure_on_real_digits_gives_the_reference_values(judge: I.Judge) -> None:
+    d = judge.digits
+    held = judge.measure(d.held_out)
+    # the held-out half is the reference itself: Frechet distance = floor, NN ratio = 1, all classes
+    assert held["frechet"] == pytest.approx(held["frechet_floor"], rel=1e-12)
+    assert held["nn_ratio"] == pytest.approx(1.0, rel=1e-12)
+    assert held["classes_covered"] == 10
+    assert np.allclose(held["class_shares"], judge.real_shares, atol=0.03)  # 97.7% accuracy
+    # below the 1st percentile: 1% of them, to one digit in 896
+    assert abs(held["copies"] - 0.01) <= 1 / len(d.held_out) + 1e-12
+    copies = judge.measure(np.concatenate([d.train, d.train[:200]]))
+    assert copies["nn_median"] == 0 and copies["nn_ratio"] == 0 and copies["copies"] == 1.0
+    # one repeated digit: one class, no spread
+    ones = judge.measure(np.repeat(d.train[d.train_labels == 1][:1], 1000, axis=0))
+    assert ones["classes_covered"] == 1 and ones["class_shares"][1] == 1.0
+    assert ones["frechet"] > 20 * held["frechet_floor"]
+
+
+def test_measure_rejects_bad_images(judge: I.Judge) -> None:
+    with pytest.raises(ValueError, match="shape"):
+        judge.measure(np.zeros((1000, 64)))
+    bad = np.zeros((1000, 8, 8))
+    bad[3, 2, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        judge.measure(bad)
+    with pytest.raises(ValueError, match="at least 896"):
+        judge.frechet(np.zeros((100, 8, 8)))
+
+
+def test_tile_digits_places_each_digit_in_its_cell() -> None:
+    x = np.arange(3 * 64, dtype=float).reshape(3, 8, 8)
+    canvas = I.tile_digits(x, cols=2)
+    assert canvas.shape == (2 * 9 + 1, 2 * 9 + 1)
+    assert np.array_equal(canvas[1:9, 1:9], x[0]) and np.array_equal(canvas[1:9, 10:18], x[1])
+    assert np.array_equal(canvas[10:18, 1:9], x[2]) and not canvas[10:18, 10:18].any()  # the empty fourth cell
+    assert not canvas[0].any() and not canvas[:, 9].any()  # one blank line between digits
+
+
+def test_plot_critic_and_frechet_draws_both_curves() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ganlib import plots
+
+    h = I.DigitsHistory(estimate=[1.0, 2.0, 3.0, 4.0], eval_round=[0, 2, 4], frechet=[9.0, 3.0, 1.0])
+    fig, axes = plots.new_figure(1, 1, 4, 3)
+    twin = I.plot_critic_and_frechet(h, 2, axes[0, 0], mark=1)
+    assert np.allclose(axes[0, 0].lines[0].get_ydata(), [9, 3, 1])
+    assert np.allclose(twin.lines[0].get_ydata(), [1.5, 3.5])  # means of the two rounds before each evaluation
+    assert axes[0, 0].lines[1].get_xdata()[0] == 2  # the mark at evaluation 1, round 2
+
+
+# ----------------------------------------------------------------------------------------------
+# training
+# ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("loss", I.IMAGE_LOSSES)
+def test_same_seed_same_numbers_and_chunks_do_not_matter(loss: str, judge: I.Judge) -> None:
+    cfg = I.digits_config(loss, seed=7, **SHORT)
+    a = I.DigitsTrainer(cfg, judge)
+    a.step(4)
+    b = I.DigitsTrainer(cfg, judge)
+    b.step(1)
+    b.step(3)
+    assert a.history.d_loss == b.history.d_loss and a.history.estimate == b.history.estimate
+    assert a.history.frechet == b.history.frechet and a.history.eval_round == [0, 2, 4]
+    assert np.array_equal(a.sample(1000), b.sample(1000))
+    c = I.DigitsTrainer(cfg.replace(seed=8), judge)
+    c.step(4)
+    assert c.history.d_loss != a.history.d_loss
+
+
+def test_evaluations_and_early_stops_do_not_change_the_training(judge: I.Judge) -> None:
+    # evaluation draws from its own stream and G's BatchNorm uses batch statistics in training, so
+    # evaluating more often changes no training number; stopping early gives the run's first rounds
+    cfg = I.digits_config("wgan-gp", seed=2, **{**SHORT, "rounds": 6})
+    every = I.DigitsTrainer(cfg.replace(eval_every=1), judge)
+    every.step(4)
+    full = I.train_digits(cfg, n=1000, judge=judge)
+    part = I.train_digits(cfg, n=1000, judge=judge, rounds=4)
+    assert every.history.d_loss == part.trainer.history.d_loss == full.trainer.history.d_loss[:4]
+    assert part.trainer.round == 4 and part.trainer.history.eval_round == [0, 2, 4]
+    with pytest.raises(ValueError, match="rounds=7"):
+        I.train_digits(cfg, n=1000, judge=judge, rounds=7)
+
+
+def test_the_global_random_state_is_not_used(judge: I.Judge) -> None:
+    cfg = I.digits_config("wgan-gp", seed=3, **SHORT)
+    torch.manual_seed(0)
+    a = I.DigitsTrainer(cfg, judge)
+    a.step(2)
+    torch.manual_seed(12345)
+    b = I.DigitsTrainer(cfg, judge)
+    b.step(2)
+    assert a.history.d_loss == b.history.d_loss
+
+
+def test_wgan_clips_every_critic_parameter(judge: I.Judge) -> None:
+    cfg = I.digits_config("wgan", seed=1, clip=0.005, **SHORT)
+    t = I.DigitsTrainer(cfg, judge)
+    t._critic_step()
+    # BatchNorm weights start near 1 and one RMSProp step moves them by at most lr / sqrt(1 - alpha)
+    # = 5e-4: clipping puts every one of them at the wall, as the article's code does
+    assert torch.all(t.D.main[3].weight == 0.005)
+    t.step(2)
+    values = torch.cat([p.detach().ravel() for p in t.D.parameters()])
+    assert float(values.abs().max()) <= 0.005
+
+
+def test_gradient_penalty_on_flattened_images_equals_a_direct_4d_computation() -> None:
+    torch.manual_seed(0)
+    critic = I.Critic(ndf=8)
+    real, fake = torch.rand(12, 1, 8, 8) * 2 - 1, torch.rand(12, 1, 8, 8) * 2 - 1
+    eps = torch.rand(1, 12, 1)
+    ours = gradient_penalty(lambda x: critic(x).view(1, -1, 1), real.reshape(1, 12, 64), fake.reshape(1, 12, 64), eps)
+    x_hat = (eps.view(12, 1, 1, 1) * real + (1 - eps.view(12, 1, 1, 1)) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat)
+    direct = ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+    # the same float32 arithmetic in another order; the 1e-12 inside ganlib's square root moves the
+    # norm by at most 1e-12 / (2 norm): 1e-5 relative covers both
+    assert float(ours.detach()[0]) == pytest.approx(float(direct), rel=1e-5)
+
+
+def test_the_first_100_rounds_of_wgan_gp_move_towards_the_digits(judge: I.Judge) -> None:
+    # The default wgan-gp recipe, first 100 of its 800 rounds: the Frechet distance fell from 29-32 at
+    # initialisation to 15-18 on seeds 0-3 (ratios 0.46-0.61). A run that did not train, or whose critic
+    # pushed G the wrong way, stays near 30 or rises; 0.8 separates the two with room on both sides.
+    t = I.DigitsTrainer(I.digits_config("wgan-gp", seed=0, eval_every=100), judge)
+    t.step(100)
+    assert t.history.frechet[-1] < 0.8 * t.history.frechet[0]
+
+
+def test_config_rejects_bad_values_with_one_line() -> None:
+    for changes, field in [({"rounds": 0}, "rounds"), ({"d_lr": 0.0}, "d_lr"), ({"g_lr": float("nan")}, "g_lr"),
+                           ({"loss": "hinge"}, "loss"), ({"beta1": 1.0}, "beta1"), ({"clip": -1.0}, "clip"),
+                           ({"batch_size": 1}, "batch_size"), ({"seed": -1}, "seed"),
+                           ({"optimizer": "sgd"}, "optimizer"), ({"gp_side": "both"}, "gp_side")]:
+        with pytest.raises(ValueError, match=f"^{field}=") as info:
+            I.DigitsConfig(**changes)
+        assert "\n" not in str(info.value)
+    with pytest.raises(ValueError, match="loss="):
+        I.digits_config("hinge")
+
+
+def test_train_digits_rejects_too_few_samples_before_training(judge: I.Judge) -> None:
+    with pytest.raises(ValueError, match="n=10 "):
+        I.train_digits(I.digits_config("bce", rounds=10**6), n=10, judge=judge)
+
+
+def test_critic_vs_frechet_skips_round_zero() -> None:
+    h = I.DigitsHistory(estimate=[1.0, 3.0, 2.0, 4.0], eval_round=[0, 2, 4], frechet=[9.0, 2.0, 3.0])
+    assert np.allclose(h.estimate_at_evals(2)[1:], [2.0, 3.0]) and math.isnan(h.estimate_at_evals(2)[0])
+    # two evaluation points: too few for a correlation
+    assert math.isnan(I.critic_vs_frechet(h, 2)["pearson"])
+    # an estimate that rises while the critic learns, then falls with the Frechet distance
+    est = [0.0] + [v for v in (1, 3, 5, 4, 2, 1) for _ in range(2)]  # two rounds per evaluation
+    h = I.DigitsHistory(estimate=est[1:], eval_round=[0, 2, 4, 6, 8, 10, 12], frechet=[30, 20, 15, 9, 8, 6, 5])
+    out = I.critic_vs_frechet(h, 2)
+    assert out["points"] == 6 and out["peak_round"] == 6
+    assert out["spearman_after_peak"] == pytest.approx(1.0)
+    assert out["spearman"] == pytest.approx(stats.spearmanr([1, 3, 5, 4, 2, 1], [20, 15, 9, 8, 6, 5])[0])
+
+
+# ----------------------------------------------------------------------------------------------
+# the command line
+# ----------------------------------------------------------------------------------------------
+
+def test_digits_command_writes_samples_and_json(tmp_path) -> None:
+    js, npy = tmp_path / "r.json", tmp_path / "s.npy"
+    argv = [sys.executable, "-m", "ganlib", "digits", "--loss", "wgan", "--seed", "3", "--rounds", "4",
+            "--n", "1000", "--samples", str(npy), "--json", str(js)]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "classes with >= 4%:" in proc.stdout and "Frechet distance" in proc.stdout
+    x = np.load(npy)
+    assert x.shape == (1000, 8, 8) and x.dtype == np.float32 and x.min() >= 0 and x.max() <= 16
+    data = json.loads(js.read_text())
+    assert data["config"]["loss"] == "wgan" and data["config"]["rounds"] == 4 and data["config"]["clip"] == 0.01
+    assert {"classes_covered", "frechet", "frechet_floor", "nn_ratio", "class_shares"} <= set(data["metrics"])
+    assert data["history"]["eval_round"][0] == 0
+    # same seed, same numbers: a second run in this process gives the same images
+    cfg = I.DigitsConfig(**data["config"])
+    again = I.train_digits(cfg, n=1000)
+    assert np.array_equal(again.images.astype(np.float32), x)
+    assert again.metrics["frechet"] == pytest.approx(data["metrics"]["frechet"], rel=1e-12)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["digits", "--loss", "hinge"], "invalid choice"),
+    (["digits", "--rounds", "0"], "rounds=0"),
+    (["digits", "--lr", "-1"], "d_lr=-1"),
+    (["digits", "--n", "10"], "n=10"),
+    (["digits", "--seed", "x"], "invalid int"),
+    (["digits", "--bogus"], "unrecognized"),
+])
+def test_digits_bad_flags_exit_2_with_one_line(argv, words, capsys) -> None:
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's own errors exit from inside parse_args
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("ganlib: error:") and err.count("\n") == 1 and words in err, err
+
+
+# ----------------------------------------------------------------------------------------------
+# notebook 06's exercises
+# ----------------------------------------------------------------------------------------------
+
+def test_frechet_exercise_accepts_the_reference_and_rejects_each_mistake(capsys) -> None:
+    from ganlib.exercises import EXERCISES, _frechet_cases
+
+    ex = EXERCISES["06.frechet"]
+    assert ex.check(ex.reference())
+    # the reference agrees with ganlib.images and with scipy's sqrtm on the exercise's own cases
+    for _, args in _frechet_cases():
+        assert ex.reference()(*args) == pytest.approx(scipy_frechet(*args), rel=1e-9, abs=1e-9)
+        assert ex.reference()(*args) == pytest.approx(I.frechet_distance(*args), rel=1e-9, abs=1e-9)
+    for what, wrong in ex.mistakes:
+        assert not ex.check(wrong()), what
+    out = capsys.readouterr().out
+    assert out.count("not yet: wrong on") == len(ex.mistakes)
+
+    def stub(mu1, cov1, mu2, cov2):
+        raise NotImplementedError
+
+    assert not ex.check(stub) and not ex.check(None)
+    assert capsys.readouterr().out.count("not attempted") == 2
+    # an answer computed in float32 is right: the tolerance is meant to accept it
+    def float32(m1, c1, m2, c2):
+        m1, c1, m2, c2 = (np.asarray(a, np.float32) for a in (m1, c1, m2, c2))
+        w, v = np.linalg.eigh(c1)
+        root = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+        lam = np.linalg.eigvalsh(root @ c2 @ root)
+        return float(np.sum((m1 - m2) ** 2) + np.trace(c1) + np.trace(c2) - 2 * np.sqrt(np.clip(lam, 0, None)).sum())
+
+    assert ex.check(float32)
+
+
+def test_copycat_exercise_matches_the_measurement(judge: I.Judge, capsys) -> None:
+    from ganlib.exercises import EXERCISES
+
+    ex = EXERCISES["06.copycat"]
+    assert ex.check(ex.reference()) and ex.reference() == "nearest neighbour"
+    for what, wrong in ex.mistakes:
+        assert not ex.check(wrong()), what
+    # what the exercise says is what the judge measures on copies of the training digits
+    copies = judge.measure(np.concatenate([judge.digits.train, judge.digits.train[:99]]))
+    assert copies["classes_covered"] == 10 and copies["frechet"] < judge.frechet_floor
+    assert copies["nn_ratio"] == 0

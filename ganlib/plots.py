@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from ganlib.distributions import Distribution, ideal_generator
 from ganlib.metrics import SUCCESS_W1_FRACTION, optimal_discriminator
@@ -94,7 +96,8 @@ def plot_density(
             if stats and s.size > 2:
                 m, sd = s.mean(), s.std()
                 z = (s - m) / sd if sd > 0 else np.zeros_like(s)
-                text = f"mean {m:.2f}\nstd {sd:.2f}\nskew {np.mean(z**3):.2f}\nkurt {np.mean(z**4) - 3:.2f}"
+                text = (f"mean {m:.2f}\nstd {sd:.2f}\nskew {np.mean(z**3):.2f}\n"
+                        f"excess kurt {np.mean(z**4) - 3:.2f}")
                 ax.text(0.02, 0.97, text, transform=ax.transAxes, va="top", fontsize=8, family="monospace")
     ax.plot(xs, target.pdf(xs), color=COLORS["target"], lw=2, label=f"target {target.name}")
     ax.set_xlim(lo, hi)
@@ -160,7 +163,7 @@ def plot_moments(history, target: Distribution, *, axes: Sequence[Axes] | None =
         ax.axhline(truth, color=COLORS["target"], ls="--", lw=1.5, label=f"target {key} {truth:g}")
         ax.set_xlabel("round")
         ax.set_ylabel(f"generated {key}")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="best", framealpha=0.6)
     return fig
 
 
@@ -243,6 +246,11 @@ def plot_gallery(
         ax.set_title(titles[i], fontsize=8, color=label_colors[i] if label_colors else "k")
         ax.set_yticks([])
         ax.tick_params(labelsize=7)
+    # One key for all panels, and axis names for the whole grid (each panel's density scale differs).
+    fig.legend([Patch(color=COLORS["gen"], alpha=0.5), Line2D([], [], color=COLORS["target"])],
+               ["the run's samples (histogram)", "target density"], loc="outside lower center", ncol=2, fontsize=8)
+    fig.supxlabel("x", fontsize=8)
+    fig.supylabel("density", fontsize=8)
     return fig
 
 
@@ -277,7 +285,11 @@ def plot_discriminator(
         ax2.set_ylim(0, 1)
         ax2.axhline(0.5, color=COLORS["d"], ls=":", lw=1, label="1/2")
     ax2.set_ylabel(ylabel, color=COLORS["d"])
-    ax2.legend(fontsize=8, loc="center right")
+    # One translucent key for both axes, so it hides as little of the curves as it can.
+    if ax.get_legend() is not None:
+        ax.get_legend().remove()
+    handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
+    ax2.legend(handles, [h.get_label() for h in handles], fontsize=7, loc="best", framealpha=0.6)
     return fig
 
 
@@ -307,7 +319,7 @@ def plot_w1_strip(
     ax.set_yscale("log")
     ax.set_xticks(range(len(groups)), list(groups), rotation=40, ha="right", fontsize=8)
     ax.set_ylabel("W1 to target (sd)")
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="lower right", framealpha=0.6)
     if title:
         ax.set_title(title, fontsize=10)
     return fig
@@ -348,11 +360,16 @@ def critic_panel_figure(trainer) -> Figure:
     samples = trainer.sample(2000)
     lo, hi = plot_range(trainer.target, samples[np.isfinite(samples)])
     plot_density(trainer.target, samples[0], ax=axes[0, 0], xlim=(lo, hi),
-                 title=f"round {trainer.round}: seed {trainer.seeds[0]}")
+                 title=f"round {trainer.round}: seed {trainer.seeds[0]}'s samples")
     grid = np.linspace(lo, hi, 200)
     bce = trainer.config.loss == "bce"
-    plot_discriminator(grid, trainer.discriminator_curve(grid), trainer.target, None, ax=axes[0, 1],
-                       ylabel="D(x)" if bce else "critic f(x)",
+    curves = trainer.discriminator_curve(grid)
+    if not bce:
+        # Only a critic's differences matter: each run's curve minus its mean over the grid, so a
+        # clipped critic's tiny variation is not lost under its constant offset.
+        curves = curves - curves.mean(1, keepdims=True)
+    plot_discriminator(grid, curves, trainer.target, None, ax=axes[0, 1],
+                       ylabel="D(x)" if bce else "critic f(x) - its mean",
                        d_star=optimal_discriminator(grid, samples, trainer.target) if bce else None)
     plot_w1(trainer.history, trainer.target, ax=axes[0, 2])
     return fig

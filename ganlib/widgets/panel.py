@@ -501,7 +501,9 @@ def dashboard_figure(trainer: Trainer, n_samples: int = 2000) -> Figure:
     else:
         axes[0, 2].set_axis_off()
     if h.rounds:
-        plots.plot_losses(h, ax=axes[1, 0], smooth=min(25, max(1, h.rounds // 4)))
+        # Cross-entropy has named equilibrium values: D's loss log 4 and G's log 2 when D says 1/2.
+        refs = {"log 4 (D)": float(np.log(4)), "log 2 (G)": float(np.log(2))} if trainer.config.loss == "bce" else None
+        plots.plot_losses(h, ax=axes[1, 0], smooth=min(25, max(1, h.rounds // 4)), references=refs)
     axes[1, 0].set_title("losses", fontsize=10)
     plots.plot_moments(h, target, axes=[axes[1, 1], axes[1, 1]])
     axes[1, 1].set_ylabel("mean and std")

@@ -35,7 +35,8 @@ def run_block(path: str, seed: int, exprs: dict[str, str], timeout: int) -> dict
         probe.append(f"try:\n    _vals[{name!r}] = ({expr})\nexcept Exception as _e:\n"
                      f"    _vals[{name!r}] = 'ERROR ' + type(_e).__name__ + ': ' + str(_e)[:80]")
     # JSON wants string keys: dicts keyed by tuples (say, (beta1, input)) are printed with repr'd keys.
-    probe.append("def _plain(v):\n    if isinstance(v, dict):\n        return {str(k): _plain(x) for k, x in v.items()}\n"
+    probe.append("def _plain(v):\n"
+                 "    if isinstance(v, dict):\n        return {str(k): _plain(x) for k, x in v.items()}\n"
                  "    if isinstance(v, (list, tuple)):\n        return [_plain(x) for x in v]\n    return v")
     probe.append(f"print({MARK!r} + _json.dumps(_plain(_vals), default=lambda v: repr(v)))")
     nb.cells.append(nbformat.v4.new_code_cell("\n".join(probe)))

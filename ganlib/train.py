@@ -581,8 +581,14 @@ class Trainer:
             self.opt_g.lr = self.config.g_lr
 
     @_guard_memory("training")
-    def step(self, n: int, callback: Callable[[Trainer], None] | None = None) -> Trainer:
-        """Train n more rounds (in chunks that end at evaluation points); returns self."""
+    def step(self, n: int, callback: Callable[[Trainer], None] | None = None, *,
+             evaluate_at_end: bool = True) -> Trainer:
+        """Train n more rounds (in chunks that end at evaluation points); returns self.
+
+        The last round is evaluated too unless `evaluate_at_end` is False: a caller that steps a
+        few rounds at a time (the dashboard, 20 or more times a second) then pays for evaluations
+        only every `eval_every` rounds, as a whole run does.
+        """
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             raise ValueError(f"n={n!r} is not allowed: a number of rounds >= 0")
         c = self.config
@@ -591,7 +597,7 @@ class Trainer:
             to_eval = c.eval_every - self.round % c.eval_every
             chunk = min(end - self.round, to_eval, _chunk_cap(self.k, self._layout()["per_round"]))
             self._run_chunk(chunk)
-            if self.round % c.eval_every == 0 or self.round == end:
+            if self.round % c.eval_every == 0 or (evaluate_at_end and self.round == end):
                 self._record_eval()
             if callback is not None:
                 callback(self)

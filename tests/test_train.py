@@ -214,6 +214,21 @@ def test_callback_sees_progress(tiny):
     assert seen == [25, 50, 60]
 
 
+def test_step_without_evaluation_at_the_end_evaluates_only_at_eval_every(tiny):
+    # Steps of 7 rounds with eval_every=5: evaluations at 0 (the start), 5, 10, 15, 20 only; the
+    # default also evaluates where each step ends (7, 14).
+    lean = Trainer(tiny(eval_every=5))
+    for _ in range(3):
+        lean.step(7, evaluate_at_end=False)
+    assert lean.history.eval_round.tolist() == [0, 5, 10, 15, 20]
+    full = Trainer(tiny(eval_every=5))
+    for _ in range(3):
+        full.step(7)
+    assert full.history.eval_round.tolist() == [0, 5, 7, 10, 14, 15, 20, 21]
+    # The rounds themselves are the same: skipping an evaluation draws no random numbers.
+    np.testing.assert_array_equal(lean.history.d_loss, full.history.d_loss)
+
+
 @pytest.mark.parametrize("n", [-1, 1.5, True, "3"])
 def test_step_rejects_bad_round_counts(n, tiny):
     with pytest.raises(ValueError, match="n=.* is not allowed"):

@@ -395,10 +395,12 @@ def test_a_new_page_gets_the_whole_run_and_a_slow_view_holds_frames_back() -> No
     (snap,) = rec.frames()
     assert snap["parts"]["d_loss"][0] == "reset"
     np.testing.assert_allclose(snap["parts"]["d_loss"][1][0], dash.trainer.history.d_loss, rtol=1e-6)
-    # A view drew the snapshot, then three frames went out unacknowledged: the fourth waits.
+    # A view drew the snapshot, then max_in_flight frames went out unacknowledged: the next waits.
     plot = dash.plot
     plot._handle_custom(plot, {"type": "drawn", "seq": plot.sent}, [])
-    dash.step_frames(3)
+    dash.step_frames(plot.max_in_flight - 1)
+    assert plot.ready_for_frame()
+    dash.step_frames(1)
     assert not plot.ready_for_frame()
     plot._handle_custom(plot, {"type": "drawn", "seq": plot.sent}, [])
     assert plot.ready_for_frame()

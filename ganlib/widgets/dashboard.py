@@ -408,7 +408,7 @@ class Dashboard:
     def _train(self, rounds: int) -> None:
         t0 = time.perf_counter()
         before = self.trainer.round
-        self.trainer.step(min(rounds, self.max_rounds - self.trainer.round))
+        self.trainer.step(min(rounds, self.max_rounds - self.trainer.round), evaluate_at_end=False)
         done = self.trainer.round - before
         if done:
             per = (time.perf_counter() - t0) / done

@@ -10,9 +10,11 @@ points appended to histories (losses, moments, W1). A frame therefore costs the 
 
 The browser keeps the data per widget model, so a second view, or a view re-created by
 JupyterLab, draws the whole run; a freshly loaded page asks for it again ("hello"), and the owner
-answers with a full snapshot. The browser acknowledges each frame it has drawn ("drawn"): while
-a view is drawing, the owner sends at most `max_in_flight` frames ahead of it, and the points in
-between are not lost but travel with the next frame.
+answers with a full snapshot. The browser acknowledges the frames it has drawn ("drawn", at most
+every 150 ms: each message to the kernel makes JupyterLab repaint its busy/idle indicators): while
+a view is drawing, the owner sends at most `max_in_flight` frames ahead of it (12: 0.4 s at 30
+frames a second, so the owner never waits for an acknowledgement that is merely throttled), and
+the points in between are not lost but travel with the next frame.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ class LivePlot(anywidget.AnyWidget):
     # Identifies this model's data store in the browser: every view of the widget shares it.
     uid = traitlets.Unicode().tag(sync=True)
 
-    def __init__(self, *, height: int = 420, max_in_flight: int = 2, **kwargs: Any) -> None:
+    def __init__(self, *, height: int = 420, max_in_flight: int = 12, **kwargs: Any) -> None:
         super().__init__(height=height, uid=uuid.uuid4().hex, **kwargs)
         self.max_in_flight = max_in_flight
         self.sent = 0

@@ -45,9 +45,9 @@ N_MEASURED = 4000
 DASK_EXTRA = 'pip install -e ".[dask]"'
 # Seconds to wait for a scheduler to answer and for its first worker to join.
 CONNECT_TIMEOUT = 20
-# Resident memory of a Dask worker process before it trains: distributed, torch and ganlib imported
-# (253 MiB measured, dask 2026.8 and torch 2.13 on Linux x86-64), rounded up.
-WORKER_BASE_BYTES = 300 * 2**20
+# Resident memory of a Dask worker process beside its passes: distributed, torch and ganlib imported.
+# Measured 244 MiB idle and up to 318 MiB after a pass (dask 2026.8, torch 2.13, Linux x86-64); a fifth more.
+WORKER_BASE_BYTES = 384 * 2**20
 
 Progress = Callable[[int, int], None]
 
@@ -221,21 +221,21 @@ def _import_dask() -> tuple[ModuleType, ModuleType]:
                           f"installed: {DASK_EXTRA}") from None
 
 
-def _check_worker_memory(largest: int, workers: Sequence[tuple[str, int, int]], terminate: float | bool) -> None:
+def _check_worker_memory(largest: int, workers: Sequence[tuple[str, int, int]], usable: float) -> None:
     """A one-line ValueError when a worker cannot hold its threads' passes of up to `largest` bytes.
 
-    `workers` lists (name, threads, memory limit in bytes, 0 for none); Dask's nanny ends a worker
-    whose memory passes `terminate` times its limit.
+    `workers` lists (name, threads, memory limit in bytes, 0 for none); a worker may use `usable`
+    times its limit. Dask pauses a worker above 0.8 of its limit (it starts no task until its
+    memory falls, so a worker whose idle memory is above that would wait forever) and ends one
+    above 0.95: the pause fraction is what a sweep can count on.
     """
-    if not terminate:
-        return
     for name, threads, limit in workers:
         need = threads * largest + WORKER_BASE_BYTES
-        if limit and need > terminate * limit:
+        if limit and need > usable * limit:
             raise ValueError(
-                f"Dask worker {name} may hold {limit / 2**30:.2f} GiB, less than the {need / 2**30:.2f} GiB that "
-                f"{threads} pass(es) of {largest / 2**30:.2f} GiB at once need: use fewer workers (or threads per "
-                f"worker) or fewer seeds")
+                f"Dask worker {name} may use {usable:g} of its {limit / 2**30:.2f} GiB, less than the "
+                f"{need / 2**30:.2f} GiB that {threads} pass(es) of {largest / 2**30:.2f} GiB at once need: use fewer "
+                f"workers (or threads per worker) or fewer seeds")
 
 
 def _check_reachable(dist: ModuleType, address: str) -> None:
@@ -267,14 +267,16 @@ def _dask_client(dist: ModuleType, dask: ModuleType, workers: int | None, schedu
     is submitted: for a local cluster before it starts (each of N workers gets 1/N of this
     machine's memory, as Dask's default does).
     """
-    terminate = dask.config.get("distributed.worker.memory.terminate", 0.95)
+    memory = dask.config.get("distributed.worker.memory")
+    # The first of Dask's thresholds that is switched on (False switches one off).
+    usable = next((f for f in (memory.get("pause"), memory.get("terminate")) if f), 1.0)
     if scheduler is None:
         limit = dist.system.MEMORY_LIMIT // workers
-        _check_worker_memory(largest, [(f"{i}", 1, limit) for i in range(workers)], terminate)
+        _check_worker_memory(largest, [(f"{i}", 1, limit) for i in range(workers)], usable)
         # Bound to the loopback interface: nothing of it is reachable from another machine.
         with dist.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                                dashboard_address="127.0.0.1:0", memory_limit=limit,
-                               silence_logs=logging.ERROR) as cluster, dist.Client(cluster) as client:
+                               silence_logs=logging.CRITICAL) as cluster, dist.Client(cluster) as client:
             yield client
         return
     _check_reachable(dist, scheduler)
@@ -286,7 +288,7 @@ def _dask_client(dist: ModuleType, dask: ModuleType, workers: int | None, schedu
                           f"`dask worker {scheduler} --nthreads 1`") from None
         info = client.scheduler_info(n_workers=-1)["workers"]
         _check_worker_memory(largest, [(a, w["nthreads"], w.get("memory_limit") or 0) for a, w in info.items()],
-                             terminate)
+                             usable)
         yield client
 
 
@@ -310,7 +312,14 @@ def _run_on_dask(plan: list[SweepPass], workers: int | None, scheduler: str | No
         try:
             for future in dist.as_completed(futures, loop=client.loop):
                 i = index[future.key]
-                out[i] = future.result()
+                try:
+                    out[i] = future.result()
+                except dist.KilledWorker:
+                    p = plan[i]
+                    raise MemoryError(
+                        f"a Dask worker died while training a pass of {p.runs} runs ({p.peak_memory / 2**30:.2f} GiB "
+                        f"by ganlib's estimate), most often from running out of memory: use fewer workers or seeds"
+                    ) from None
                 done += plan[i].cells
                 if progress is not None:
                     progress(done, total)

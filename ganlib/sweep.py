@@ -19,12 +19,15 @@ Dask's per-task overhead (about a millisecond).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import importlib
 import itertools
 import logging
 import math
+import os
 import socket
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -48,6 +51,10 @@ CONNECT_TIMEOUT = 20
 # Resident memory of a Dask worker process beside its passes: distributed, torch and ganlib imported.
 # Measured 244 MiB idle and up to 318 MiB after a pass (dask 2026.8, torch 2.13, Linux x86-64); a fifth more.
 WORKER_BASE_BYTES = 384 * 2**20
+
+# glibc's mallopt(3) parameter M_MMAP_THRESHOLD, and the most its dynamic threshold grows to on 64-bit systems.
+_M_MMAP_THRESHOLD = -3
+_MMAP_THRESHOLD_MAX = 32 * 2**20
 
 Progress = Callable[[int, int], None]
 
@@ -198,9 +205,25 @@ def train_pass(p: SweepPass) -> list[dict[str, Any]]:
     return cells
 
 
+def _restore_mmap_threshold() -> None:
+    """Give a Dask worker back the large mmap threshold that Dask's MALLOC_TRIM_THRESHOLD_ takes away.
+
+    A Dask nanny starts its workers with MALLOC_TRIM_THRESHOLD_=65536, to hand freed memory back
+    sooner. Setting any malloc threshold also fixes glibc's mmap threshold at its 128 KiB start
+    (mallopt(3)), so every array above that is mapped and unmapped anew: a pass took 2.4 times
+    the CPU time of the serial sweep's, mostly in page faults (measured). The most glibc's own
+    threshold grows to, 32 MiB, gives the serial speed back and keeps the prompt trimming.
+    """
+    if sys.platform != "linux" or "MALLOC_TRIM_THRESHOLD_" not in os.environ or "MALLOC_MMAP_THRESHOLD_" in os.environ:
+        return
+    with contextlib.suppress(OSError, AttributeError):  # a C library without mallopt
+        ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX)
+
+
 def _train_pass_one_thread(p: SweepPass) -> list[dict[str, Any]]:
-    """A Dask task: `train_pass` on one thread (a worker is one process per core)."""
+    """A Dask task: `train_pass` on one thread (a worker is one process per core), at the serial speed."""
     torch.set_num_threads(1)
+    _restore_mmap_threshold()
     return train_pass(p)
 
 
@@ -273,10 +296,13 @@ def _dask_client(dist: ModuleType, dask: ModuleType, workers: int | None, schedu
     if scheduler is None:
         limit = dist.system.MEMORY_LIMIT // workers
         _check_worker_memory(largest, [(f"{i}", 1, limit) for i in range(workers)], usable)
-        # Bound to the loopback interface: nothing of it is reachable from another machine.
-        with dist.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address="127.0.0.1:0", memory_limit=limit,
-                               silence_logs=logging.CRITICAL) as cluster, dist.Client(cluster) as client:
+        # Bound to the loopback interface: nothing of it is reachable from another machine. Its workers
+        # start without Dask's MALLOC_TRIM_THRESHOLD_ (see _restore_mmap_threshold): the C allocator then
+        # behaves as in this process.
+        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}), \
+                dist.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address="127.0.0.1:0", memory_limit=limit,
+                                  silence_logs=logging.CRITICAL) as cluster, dist.Client(cluster) as client:
             yield client
         return
     _check_reachable(dist, scheduler)

@@ -325,7 +325,12 @@ def _run_on_dask(plan: list[SweepPass], workers: int | None, scheduler: str | No
     largest = max(p.peak_memory for p in plan)
     with _dask_client(dist, dask, workers, scheduler, largest) as client:
         ours = _worker_versions()
-        for address, theirs in client.run(_worker_versions).items():
+        try:
+            theirs_all = client.run(_worker_versions)
+        except ImportError as exc:
+            raise ImportError(f"a Dask worker cannot import ganlib ({exc}): install it, and torch {torch.__version__}, "
+                              f"where the workers run") from None
+        for address, theirs in theirs_all.items():
             if theirs != ours:
                 raise ValueError(f"Dask worker {address} has {theirs}, this process {ours}: the numbers would "
                                  f"differ from the serial sweep's; install the same versions there")
@@ -371,7 +376,8 @@ def sweep(
     tasks on the Dask cluster at that address (`tcp://host:8786`); the numbers are the same either
     way. `progress(cells_done, cells)` is called as passes finish. Returns the config, the grid,
     the cells (grid values, success rate, median W1 in target units and target std, label
-    counts), the training seconds and the throughput in runs x rounds per second.
+    counts), the training seconds (on Dask: from the first task submitted to the last result, not
+    counting the cluster's start) and the throughput in runs x rounds per second.
     """
     if workers is not None and scheduler is not None:
         raise ValueError("give workers (a local cluster) or scheduler (a running one), not both")

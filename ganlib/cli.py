@@ -11,29 +11,24 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import itertools
 import json
 import math
 import os
 import re
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
-import torch
 
 from ganlib import images
-from ganlib.config import MAX_SEEDS, PRESETS, Config, preset
-from ganlib.distributions import make_target
-from ganlib.metrics import SUCCESS_W1_FRACTION, RunResult, summarize_runs
-from ganlib.train import MEMORY_BUDGET, N_FINAL, Trainer, check_memory, estimate_memory, train
+from ganlib.config import PRESETS, Config, preset
+from ganlib.metrics import SUCCESS_W1_FRACTION, RunResult
+from ganlib.sweep import parse_grid, plan_sweep, sweep
+from ganlib.train import MEMORY_BUDGET, N_FINAL, Trainer, check_memory, train
 
 ALIASES = {"target_mean": ["--mean"], "target_std": ["--std"]}
-# Fields a sweep can vary inside one batched pass (a per-run learning rate); others loop.
-BATCHED_SWEEP_FIELDS = ("d_lr", "g_lr", "lr")
 
 
 # What argparse should take for a negative number rather than an option: -7, -2.5, -.5e-3, -1E+4,
@@ -170,120 +165,37 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
-    fields = {f.name: f for f in dataclasses.fields(Config)}
-    grid: dict[str, list[Any]] = {}
-    for item in items:
-        name, _, values = item.partition("=")
-        name = name.strip().replace("-", "_")
-        if name not in fields and name != "lr":
-            raise ValueError(f"--grid {item!r}: unknown field {name!r}")
-        kind = float if name == "lr" else type(fields[name].default)
-        if kind in (tuple, bool) or name in ("seeds", "seed"):
-            # Every cell trains the same config.seeds seeds, so seeds are not an axis.
-            raise ValueError(f"--grid {item!r}: {name} cannot be swept")
-        try:
-            grid[name] = [kind(v) for v in values.split(",") if v.strip()]
-        except ValueError as exc:
-            raise ValueError(f"--grid {item!r}: values must be {kind.__name__}") from exc
-        if not grid[name]:
-            raise ValueError(f"--grid {item!r}: give NAME=V1,V2,...")
-    return grid
-
-
-def _largest_pass(base: Config, n_combos: int) -> int:
-    """How many learning-rate combinations (base.seeds runs each) one batched pass can train.
-
-    At most MAX_SEEDS runs and at most MEMORY_BUDGET by `estimate_memory`, which grows with the
-    number of runs; a single combination over the budget raises the one-line ValueError.
-    """
-    check_memory(base, MEMORY_BUDGET)
-    lo, hi = 1, max(1, min(n_combos, MAX_SEEDS // base.seeds))
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if estimate_memory(base.replace(seeds=mid * base.seeds)).peak <= MEMORY_BUDGET:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
-def _rates(base: Config, cell: dict[str, Any]) -> dict[str, float]:
-    """d_lr and g_lr of a cell: lr sets both, d_lr / g_lr override it."""
-    return {"d_lr": cell.get("d_lr", cell.get("lr", base.d_lr)), "g_lr": cell.get("g_lr", cell.get("lr", base.g_lr))}
-
-
-def _plan(config: Config, grid: dict[str, list[Any]]) -> list[tuple[dict, Config, list[list[tuple]]]]:
-    """Every cell validated and every pass sized before anything trains.
-
-    For each combination of the looped fields: its values, its Config, and its learning-rate
-    combinations split into passes of balanced size that fit MAX_SEEDS and the memory budget.
-    """
-    if {"seed", "seeds"} & set(grid):
-        raise ValueError("seed and seeds cannot be swept: every cell trains the same config.seeds seeds")
-    batched = {k: v for k, v in grid.items() if k in BATCHED_SWEEP_FIELDS}
-    looped = {k: v for k, v in grid.items() if k not in BATCHED_SWEEP_FIELDS}
-    combos = list(itertools.product(*batched.values()))
-    plan = []
-    for loop_values in itertools.product(*looped.values()):
-        loop = dict(zip(looped, loop_values))
-        base = config.replace(**loop)
-        for combo in combos:
-            # Each cell as a Config of its own: its learning rates get Config's range check.
-            base.replace(**_rates(base, dict(zip(batched, combo))))
-        per_pass = _largest_pass(base, len(combos))
-        size = math.ceil(len(combos) / math.ceil(len(combos) / per_pass))
-        plan.append((loop, base, [combos[i:i + size] for i in range(0, len(combos), size)]))
-    return plan
-
-
-def sweep(config: Config, grid: dict[str, list[Any]]) -> dict[str, Any]:
-    """Train every grid cell on the same `config.seeds` seeds; learning rates share batched passes.
-
-    Every cell's Config, and the memory of every pass, is checked before anything trains, so a
-    bad value in the last cell costs nothing. Learning-rate combinations train together, in as
-    few passes as MAX_SEEDS runs and the memory budget allow. Returns the cells with success
-    rate, median W1 (target units and target std) and label counts, and the throughput in runs x
-    rounds per second.
-    """
-    plan = _plan(config, grid)
-    batched = [k for k in grid if k in BATCHED_SWEEP_FIELDS]
-    k_seeds = config.seeds
-    cells_out: list[dict[str, Any]] = []
-    t0 = time.perf_counter()
-    total_run_rounds = 0
-    for loop, base, passes in plan:
-        target = make_target(base.target, base.target_mean, base.target_std)
-        for combos in passes:
-            rates = [_rates(base, dict(zip(batched, combo))) for combo in combos]
-            d_lr = torch.tensor([r["d_lr"] for r in rates for _ in range(k_seeds)], dtype=torch.float64)
-            g_lr = torch.tensor([r["g_lr"] for r in rates for _ in range(k_seeds)], dtype=torch.float64)
-            big = base.replace(seeds=k_seeds * len(combos))
-            trainer = Trainer(big, d_lr=d_lr, g_lr=g_lr,
-                              run_seeds=[base.seed + j for _ in combos for j in range(k_seeds)])
-            trainer.step(base.rounds)
-            total_run_rounds += big.seeds * base.rounds
-            runs = trainer.results(4000)
-            for ci, combo in enumerate(combos):
-                summary = summarize_runs(runs[ci * k_seeds:(ci + 1) * k_seeds], target)
-                cells_out.append({
-                    **loop, **dict(zip(batched, combo)),
-                    "success_rate": summary["success"] / k_seeds,
-                    "median_w1": _clean(summary["w1"]),
-                    "median_w1_sigma": _clean(summary["w1_sigma"]),
-                    "labels": {lab: n for lab, n in summary["labels"].items() if n},
-                })
-    seconds = time.perf_counter() - t0
-    return {"config": config.to_dict(), "grid": grid, "cells": cells_out, "seconds": round(seconds, 3),
-            "runs_x_rounds_per_second": round(total_run_rounds / seconds, 1)}
-
-
 def _cmd_sweep(args: argparse.Namespace) -> int:
     config = _config_from(args)
-    grid = _parse_grid(args.grid)
-    _plan(config, grid)  # every cell and pass checked before the output path and the training
+    grid = parse_grid(args.grid)
+    plan_sweep(config, grid)  # every cell and pass checked before the output paths and the training
     _check_output("--json", args.json)
-    out = sweep(config, grid)
+    _check_output("--plot", args.plot)
+    if args.plot is not None:
+        # matplotlib only when a map is asked for: importing it takes 0.6 s (measured on this machine).
+        from matplotlib.figure import Figure
+
+        kind = Path(args.plot).suffix.lstrip(".").lower()
+        formats = Figure().canvas.get_supported_filetypes()
+        if kind not in formats:
+            raise ValueError(f"--plot {args.plot}: give a file name ending in one of "
+                             f"{', '.join('.' + f for f in sorted(formats))}")
+    stderr_tty = sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        # A terminal sees one line that counts up; a log gets a line per finished pass.
+        print(f"\rcells {done}/{total}" if stderr_tty else f"cells {done}/{total}", end="" if stderr_tty else "\n",
+              file=sys.stderr, flush=True)
+
+    try:
+        out = sweep(config, grid, workers=args.workers, scheduler=args.scheduler, progress=progress)
+    except ImportError as exc:
+        # The dask extra missing here, or ganlib missing on a cluster's worker: one line either way.
+        print(f"ganlib: error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if stderr_tty:
+            print(file=sys.stderr)
     keys = list(grid)
     print("  ".join(f"{k:>10}" for k in keys) + f"  {'success':>8}  {'median W1/std':>13}")
     for cell in out["cells"]:
@@ -294,6 +206,10 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(out, fh, indent=2)
+    if args.plot:
+        from ganlib.plots import plot_sweep_map
+
+        plot_sweep_map(out).savefig(args.plot, dpi=100)
     return 0
 
 
@@ -310,6 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--grid", action="append", required=True, metavar="FIELD=V1,V2",
                    help="a field and its values; repeat for more axes (lr sets d_lr and g_lr together)")
     s.add_argument("--json", metavar="PATH", help="write the cells as JSON")
+    s.add_argument("--plot", metavar="PATH", help="draw the map of success rates (map.png) and save it")
+    where = s.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, metavar="N",
+                       help="train the passes on a local Dask cluster of N single-threaded processes")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="train the passes on the Dask cluster at ADDRESS (tcp://host:8786)")
     sub.add_parser("presets", help="list the presets")
     images.add_digits_parser(sub)
     return p

@@ -9,8 +9,11 @@ for a `widgets.Image`.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
 
+import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -18,7 +21,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from ganlib.distributions import Distribution, ideal_generator
-from ganlib.metrics import SUCCESS_W1_FRACTION, optimal_discriminator
+from ganlib.metrics import LABELS, SUCCESS_W1_FRACTION, optimal_discriminator
 
 COLORS = {"target": "#1f77b4", "gen": "#d62728", "noise": "#7f7f7f", "d": "#2ca02c", "ideal": "#000000"}
 LABEL_COLORS = {"good": "#2ca02c", "diverged": "#000000", "collapsed": "#9467bd", "drifted": "#d62728",
@@ -391,3 +394,73 @@ def results_table_html(rows: Sequence[dict], columns: Sequence[str], floatfmt: s
 __all__ = ["new_figure", "to_png", "plot_range", "plot_density", "plot_ideal_map", "plot_moments", "plot_w1",
            "plot_w1_strip", "sample_panel_figure", "critic_panel_figure",
            "plot_losses", "plot_gallery", "plot_discriminator", "results_table_html", "COLORS", "LABEL_COLORS"]
+
+
+def _axis_text(v: object) -> str:
+    return f"{v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
+
+
+def plot_sweep_map(result: Mapping[str, Any], *, title: str | None = None, cmap: str = "RdYlGn") -> Figure:
+    """The map of where a GAN trains: success rate per cell of a sweep, with the failures that dominate.
+
+    `result` is what `ganlib.sweep.sweep` returns (or its JSON, loaded). The first grid axis runs
+    across, the second down; a third gives one panel per value. Each cell is coloured by its
+    success rate and shows its successes out of its runs, then the label most of its failed runs
+    got and how many got it (ties go to the label named first in LABELS, the order of the rule
+    that labels a run). Cells the result lacks are grey.
+    """
+    names = list(result["grid"])
+    if not 1 <= len(names) <= 3:
+        raise ValueError(f"plot_sweep_map draws 1 to 3 grid axes; this sweep has {len(names)}: {', '.join(names)}")
+    values = [list(result["grid"][n]) for n in names]
+    xs = values[0]
+    ys = values[1] if len(names) > 1 else [None]
+    facets = values[2] if len(names) > 2 else [None]
+    cells = {tuple(c[n] for n in names): c for c in result["cells"]}
+    per_row = min(len(facets), 3)
+    n_rows = math.ceil(len(facets) / per_row)
+    width = min(16.0, 1.6 + per_row * (0.95 * len(xs) + 0.9))
+    height = min(12.0, 1.0 + n_rows * (0.55 * len(ys) + 0.9))
+    fig, axes = new_figure(n_rows, per_row, width, height)
+    font = 7 if len(xs) <= 8 else 5.5
+    colours = matplotlib.colormaps[cmap].with_extremes(bad="#d9d9d9")
+    image = None
+    for i, facet in enumerate(facets):
+        ax = axes.flat[i]
+        rates = np.full((len(ys), len(xs)), np.nan)
+        for r, y in enumerate(ys):
+            for c, x in enumerate(xs):
+                key = tuple(v for v in (x, y, facet)[: len(names)])
+                cell = cells.get(key)
+                if cell is None:
+                    ax.text(c, r, "-", ha="center", va="center", fontsize=font)
+                    continue
+                rates[r, c] = cell["success_rate"]
+                counts = cell["labels"]
+                n = sum(counts.values())
+                text = f"{counts.get('good', 0)}/{n}"
+                failed = [lab for lab in LABELS if lab != "good" and counts.get(lab, 0)]
+                if failed:
+                    top = max(failed, key=lambda lab: counts[lab])  # max keeps the first of equal counts
+                    text += f"\n{top} {counts[top]}"
+                # Dark text on the light middle of the colour map, white on its dark ends.
+                dark = abs(rates[r, c] - 0.5) > 0.35
+                ax.text(c, r, text, ha="center", va="center", fontsize=font, color="white" if dark else "black")
+        image = ax.imshow(np.ma.masked_invalid(rates), cmap=colours, vmin=0, vmax=1, aspect="auto")
+        ax.set_xticks(range(len(xs)), [_axis_text(x) for x in xs], fontsize=8)
+        ax.set_yticks(range(len(ys)), [_axis_text(y) for y in ys] if len(names) > 1 else [], fontsize=8)
+        ax.set_xlabel(names[0])
+        if len(names) > 1:
+            ax.set_ylabel(names[1])
+        if facet is not None:
+            ax.set_title(f"{names[2]} = {_axis_text(facet)}", fontsize=9)
+    for ax in axes.flat[len(facets):]:
+        ax.set_visible(False)
+    fig.colorbar(image, ax=axes.ravel().tolist(), label="success rate", shrink=0.9)
+    config = result.get("config", {})
+    fig.suptitle(title or f"success (W1 < {SUCCESS_W1_FRACTION:g} target std) over {config.get('seeds', '?')} seeds a "
+                 f"cell, {config.get('rounds', '?')} rounds", fontsize=10)
+    return fig
+
+
+__all__ += ["plot_sweep_map"]

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from ganlib.cli import build_parser, format_table, main, sweep
+from ganlib.cli import build_parser, format_table, main
 from ganlib.config import PRESETS, Config
 from ganlib.metrics import RunResult
 from ganlib.train import Trainer, train
@@ -158,57 +158,6 @@ def test_presets_lists_every_preset(capsys):
     assert "d_lr=0.0002" in lines[list(PRESETS).index("devnag")]
 
 
-def test_sweep_gives_one_cell_per_combination(tmp_path, capsys):
-    js = tmp_path / "sweep.json"
-    argv = ["sweep", "--grid", "lr=1e-3,1e-2", "--grid", "d_steps=1,2", "--rounds", "20", "--seeds", "2",
-            "--dtype", "float64", *TINY_FLAGS, "--json", str(js)]
-    assert main(argv) == 0
-    out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["lr", "d_steps", "success", "median", "W1/std"]
-    assert len(out) == 1 + 4 + 1 and "runs x rounds per second" in out[-1]
-    data = json.loads(js.read_text())
-    cells = data["cells"]
-    assert sorted((c["lr"], c["d_steps"]) for c in cells) == [(1e-3, 1), (1e-3, 2), (1e-2, 1), (1e-2, 2)]
-    base = Config.from_dict(data["config"])
-    for cell in cells:
-        assert sum(cell["labels"].values()) == 2 and 0 <= cell["success_rate"] <= 1
-        # A cell is exactly the runs a plain Trainer with that setting gives (batched lr in float64).
-        runs = Trainer(base.replace(d_lr=cell["lr"], g_lr=cell["lr"], d_steps=cell["d_steps"])).step(20).results(4000)
-        assert cell["median_w1"] == pytest.approx(float(np.median([r.w1 for r in runs])), rel=1e-9)
-        assert cell["median_w1_sigma"] == pytest.approx(cell["median_w1"] / base.target_std, rel=1e-12)
-        assert cell["success_rate"] == sum(r.success for r in runs) / 2
-
-
-@pytest.mark.parametrize(("grid", "text"), [
-    ("foo=1,2", "unknown field 'foo'"),
-    ("g_hidden=5,6", "g_hidden cannot be swept"),
-    ("normalize=1", "normalize cannot be swept"),
-    ("d_lr=a,b", "values must be float"),
-    ("d_steps=1.5", "values must be int"),
-    ("d_lr=", "give NAME=V1,V2"),
-])
-def test_bad_grids_exit_2(grid, text, capsys):
-    assert main(["sweep", "--grid", grid, "--rounds", "1", "--seeds", "1"]) == 2
-    assert text in one_error_line(capsys.readouterr().err)
-
-
-def test_sweep_over_a_string_field_prints_its_table(capsys):
-    argv = ["sweep", "--grid", "features=value,sorted", "--rounds", "2", "--seeds", "1", *TINY_FLAGS]
-    assert main(argv) == 0, capsys.readouterr().err
-    out = capsys.readouterr().out.splitlines()
-    assert [ln.split()[0] for ln in out[1:3]] == ["value", "sorted"]
-
-
-def test_sweep_over_seeds_is_rejected_or_honoured():
-    c = Config(rounds=2, seeds=2, g_hidden=(4,), g_activations=("elu",), d_hidden=(4,), d_activations=("elu",),
-               eval_samples=100)
-    try:
-        out = sweep(c, {"seeds": [1, 3]})
-    except ValueError:
-        return
-    assert [sum(cell["labels"].values()) for cell in out["cells"]] == [1, 3]
-
-
 def test_format_table_by_hand():
     runs = [
         RunResult(seed=3, mean=4.01234, std=1.2, skew=0.015, kurtosis=-0.5, w1=0.05, w1_sigma=0.04, ks=0.02,
@@ -224,7 +173,7 @@ def test_format_table_by_hand():
     assert lines[3].split() == ["4", "nan", "nan", "nan", "nan", "nan", "nan", "diverged", "(round", "7)"]
 
 
-# ----- reliability: values, paths, memory and sweeps checked before any training -----
+# ----- reliability: values, paths and memory checked before any training -----
 
 @pytest.fixture
 def no_training(monkeypatch):
@@ -260,12 +209,6 @@ def test_train_output_paths_are_checked_before_training(flag, where, tmp_path, c
     assert main(["train", "--rounds", "1", "--seeds", "1", flag, str(path)]) == 2
     err = one_error_line(capsys.readouterr().err)
     assert flag in err and str(path) in err
-
-
-def test_sweep_json_path_is_checked_before_training(tmp_path, capsys, no_training):
-    path = tmp_path / "nope" / "s.json"
-    assert main(["sweep", "--grid", "lr=1e-3", "--rounds", "1", "--seeds", "1", "--json", str(path)]) == 2
-    assert "--json" in one_error_line(capsys.readouterr().err)
 
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root may write anywhere")
@@ -314,68 +257,6 @@ def test_running_out_of_memory_for_real_is_one_line():
                           timeout=300, preexec_fn=limit, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 2, proc.stderr
     assert "out of memory" in one_error_line(proc.stderr)
-
-
-@pytest.mark.parametrize(("grid", "text"), [
-    ("lr=100", "d_lr=100.0 is not allowed"),
-    ("d_lr=1e6", "d_lr=1000000.0 is not allowed"),
-    ("g_lr=1e-3,0", "g_lr=0.0 is not allowed"),
-    ("d_steps=1,2,1000", "d_steps=1000 is not allowed"),
-    ("batch_size=64,2", "batch_size=2 is not allowed"),
-])
-def test_every_sweep_cell_is_validated_before_training(grid, text, capsys, no_training):
-    argv = ["sweep", "--grid", grid, "--grid", "features=sorted,meanstd", "--rounds", "1", "--seeds", "1"]
-    assert main(argv) == 2
-    out, err = capsys.readouterr()
-    assert text in one_error_line(err) and out == ""
-
-
-def test_sweep_cells_over_the_memory_budget_are_refused_before_training(capsys, no_training):
-    argv = ["sweep", "--grid", "sets=1,1024", "--batch-size", "100000", "--rounds", "1", "--seeds", "1"]
-    assert main(argv) == 2
-    assert "GiB" in one_error_line(capsys.readouterr().err)
-
-
-def test_a_sweep_larger_than_max_seeds_trains_in_several_passes():
-    # 600 seeds x 7 learning rates = 4,200 runs, more than MAX_SEEDS = 4,096 in one Trainer.
-    from ganlib.config import MAX_SEEDS
-
-    lrs = [1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2]
-    c = Config(rounds=1, seeds=600, g_hidden=(4,), g_activations=("elu",), d_hidden=(4,), d_activations=("elu",),
-               eval_samples=100, batch_size=8)
-    assert 600 * len(lrs) > MAX_SEEDS
-    out = sweep(c, {"lr": lrs})
-    assert [cell["lr"] for cell in out["cells"]] == lrs
-    assert all(sum(cell["labels"].values()) == 600 for cell in out["cells"])
-    # The last cell (trained in the second pass) is what a plain Trainer with that rate gives.
-    last = out["cells"][-1]
-    runs = Trainer(c.replace(d_lr=lrs[-1], g_lr=lrs[-1])).step(1).results(4000)
-    assert last["success_rate"] == sum(r.success for r in runs) / 600
-    assert last["median_w1"] == pytest.approx(float(np.median([r.w1 for r in runs])), rel=1e-6)
-
-
-def test_sweep_passes_are_split_at_the_memory_budget_too(monkeypatch):
-    # With a budget that holds two cells' runs at a time, three learning rates need two passes.
-    from ganlib import cli
-    from ganlib.train import estimate_memory
-
-    c = Config(rounds=2, seeds=3, g_hidden=(4,), g_activations=("elu",), d_hidden=(4,), d_activations=("elu",),
-               eval_samples=100, batch_size=8, dtype="float64")
-    budget = (estimate_memory(c.replace(seeds=6)).peak + estimate_memory(c.replace(seeds=9)).peak) // 2
-    built = []
-
-    class Recording(Trainer):
-        def __init__(self, config, **kwargs):
-            built.append(config.seeds)
-            super().__init__(config, **kwargs)
-
-    monkeypatch.setattr(cli, "MEMORY_BUDGET", budget)
-    monkeypatch.setattr(cli, "Trainer", Recording)
-    out = sweep(c, {"lr": [1e-3, 2e-3, 5e-3]})
-    assert built == [6, 3]
-    for cell in out["cells"]:
-        runs = Trainer(c.replace(d_lr=cell["lr"], g_lr=cell["lr"])).step(2).results(4000)
-        assert cell["median_w1"] == pytest.approx(float(np.median([r.w1 for r in runs])), rel=1e-9)
 
 
 def test_table_prints_w1_in_target_std_and_enough_digits(capsys):

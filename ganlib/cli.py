@@ -26,9 +26,8 @@ import numpy as np
 import torch
 
 from ganlib.config import MAX_SEEDS, PRESETS, Config, preset
-from ganlib.distributions import make_target
 from ganlib.metrics import SUCCESS_W1_FRACTION, RunResult, summarize_runs
-from ganlib.train import MEMORY_BUDGET, N_FINAL, Trainer, check_memory, estimate_memory, train
+from ganlib.train import MEMORY_BUDGET, N_FINAL, Trainer, check_memory, estimate_memory, make_config_target, train
 
 ALIASES = {"target_mean": ["--mean"], "target_std": ["--std"]}
 # Fields a sweep can vary inside one batched pass (a per-run learning rate); others loop.
@@ -252,7 +251,7 @@ def sweep(config: Config, grid: dict[str, list[Any]]) -> dict[str, Any]:
     t0 = time.perf_counter()
     total_run_rounds = 0
     for loop, base, passes in plan:
-        target = make_target(base.target, base.target_mean, base.target_std)
+        target = make_config_target(base)
         for combos in passes:
             rates = [_rates(base, dict(zip(batched, combo))) for combo in combos]
             d_lr = torch.tensor([r["d_lr"] for r in rates for _ in range(k_seeds)], dtype=torch.float64)

@@ -209,14 +209,17 @@ def _mode_masses_standard(z: torch.Tensor, standard: Distribution) -> dict[str, 
     out = {"mass_low": ((z >= a) & (z <= b)).double().mean(-1), "mass_high": ((z >= c) & (z <= d)).double().mean(-1)}
     # Between the windows; where they overlap there is no gap.
     out["gap_mass"] = ((z > b) & (z < c)).double().mean(-1) if b < c else nan
-    return out
+    # A row with NaN or inf (a diverged run) has no meaningful fractions.
+    bad = ~torch.isfinite(z).all(-1)
+    return {key: v.masked_fill(bad, math.nan) for key, v in out.items()}
 
 
 def mode_masses(x: torch.Tensor, dist: Distribution) -> dict[str, torch.Tensor]:
     """For each row: the fraction of values near the lower mode, near the upper mode and in the gap.
 
-    Keys mass_low, mass_high, gap_mass, each (K,) float64; NaN for a target without two modes, and
-    gap_mass NaN where the mode windows overlap (see `mode_windows`, `gap_interval`).
+    Keys mass_low, mass_high, gap_mass, each (K,) float64; NaN for a target without two modes, for
+    rows holding NaN or inf, and gap_mass NaN where the mode windows overlap (see `mode_windows`,
+    `gap_interval`).
     """
     return _mode_masses_standard(standardise(x, dist), _standard(dist))
 

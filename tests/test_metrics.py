@@ -482,6 +482,9 @@ def test_mode_masses_count_values_by_hand():
     assert torch.isnan(evaluate(torch.from_numpy(x), NORMAL)["mass_low"]).all()
     default = evaluate(torch.from_numpy(x), make_target("mixture", 4.0, 1.25))
     assert torch.isnan(default["gap_mass"]).all() and not torch.isnan(default["mass_low"]).any()
+    # A row with a NaN (a diverged run) gets no fractions at all.
+    x[0, 5] = np.nan
+    assert all(torch.isnan(v[0]) and not torch.isnan(v[1]) for v in mode_masses(torch.from_numpy(x), d).values())
 
 
 TWO = make_target("mixture", 4.0, 1.25, 0.96)

@@ -112,6 +112,11 @@ class StackedMLP:
         return out
 
 
+# Numbers in one block of pairwise differences when D's curve is drawn (`MinibatchDiscriminator.in_batch`):
+# 16M float32 numbers, 64 MB, whatever the number of runs and query points.
+_PAIR_BLOCK = 1 << 24
+
+
 def minibatch_features(m: torch.Tensor) -> torch.Tensor:
     """o(x_i)_b = sum_j exp(-||M_i,b - M_j,b||_1) over the values j of each batch (i included).
 
@@ -203,9 +208,15 @@ class MinibatchDiscriminator(StackedMLP):
         """
         h, m = self._first(x, self.params)
         _, mb = self._first(batch, self.params)
-        dist = (m.unsqueeze(2) - mb.unsqueeze(1)).abs().sum(-1)  # (K, Q, S - 1, B)
-        o = 1.0 + torch.exp(-dist).sum(2)  # the j = i term is exp(0) = 1
-        return self._rest(h, o, self.params)
+        # A few queries at a time: the pairs (K, queries, S - 1, B, C) stay below _PAIR_BLOCK numbers.
+        per_query = max(1, mb.numel())
+        step = max(1, _PAIR_BLOCK // per_query)
+        parts = []
+        for a in range(0, x.shape[1], step):
+            dist = (m[:, a:a + step].unsqueeze(2) - mb.unsqueeze(1)).abs().sum(-1)  # (K, queries, S - 1, B)
+            o = 1.0 + torch.exp(-dist).sum(2)  # the j = i term is exp(0) = 1
+            parts.append(self._rest(h[:, a:a + step], o, self.params))
+        return torch.cat(parts, 1)
 
 
 __all__ = ["StackedMLP", "MinibatchDiscriminator", "minibatch_features", "ACTIVATION_FNS"]

@@ -287,3 +287,16 @@ def test_select_keeps_the_minibatch_layer():
     assert type(sub) is type(net) and sub.kernels == 4 and len(sub.params) == len(net.params)
     full = net(torch.stack([x[1], x[0], x[0]]))
     assert torch.allclose(sub(x), torch.stack([full[2], full[0]]).detach(), rtol=0, atol=1e-13)
+
+
+def test_scoring_values_in_a_batch_by_blocks_of_queries_changes_nothing(monkeypatch):
+    import ganlib.models as models
+
+    net = mbd(group=8)
+    rest = torch.randn(3, 7, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(9))
+    xq = torch.linspace(-2, 2, 11, dtype=torch.float64).view(1, 11, 1).expand(3, 11, 1)
+    whole = net.in_batch(xq, rest).detach()
+    # One block holds 3 runs x 7 values x 4 x 3 numbers per query: a limit of 300 makes blocks of 1 query.
+    monkeypatch.setattr(models, "_PAIR_BLOCK", 300)
+    # The layers then multiply 1 row instead of 11, which BLAS may sum in another order: a few ulp in float64.
+    np.testing.assert_allclose(net.in_batch(xq, rest).detach().numpy(), whole.numpy(), rtol=0, atol=1e-13)

@@ -518,8 +518,7 @@ MEMORY_CASES = {
                            eval_every=200, eval_samples=100),
     "wgan-gp": dict(seeds=4, loss="wgan-gp", features="value", sets=8, batch_size=4096, rounds=2, eval_every=1),
     # Minibatch discrimination: the pairs of values in a batch (512^2 x B x C per run) dominate.
-    "minibatch": dict(seeds=4, features="minibatch", batch_size=512, minibatch_kernels=5, minibatch_dims=3, rounds=2,
-                      eval_every=1),
+    "minibatch": dict(seeds=4, features="minibatch", batch_size=512, rounds=2, eval_every=1),
 }
 
 
@@ -824,10 +823,10 @@ def test_minibatch_discrimination_trains_and_draws_a_curve_in_a_batch_of_gs_valu
 def test_the_memory_estimate_counts_minibatch_discrimination():
     base = Config(seeds=8, batch_size=256, rounds=2, eval_every=1)
     plain, mbd = estimate_memory(base.replace(features="value")), estimate_memory(base.replace(features="minibatch"))
-    # The pairs: 8 runs x 256^2 values x 3 kernels x (2 x 2 + 2) numbers of 4 bytes, per D pass (at least two).
-    pairs = 8 * 256 * 256 * 3 * 6 * 4
+    # The pairs: 8 runs x 256^2 values x 5 kernels x (2 x 3 + 2) numbers of 4 bytes, per D pass (at least two).
+    pairs = 8 * 256 * 256 * 5 * 8 * 4
     assert mbd.parts["training batch"] - plain.parts["training batch"] >= 2 * pairs
-    # T and the second layer's 3 extra inputs: (50 x 3 x 2 + 3 x 50) x 8 runs x 4 copies (Adam) x 4 bytes.
-    assert mbd.parts["networks"] - plain.parts["networks"] == (50 * 6 + 3 * 50) * 8 * 4 * 4
+    # T and the second layer's 5 extra inputs: (50 x 5 x 3 + 5 x 50) x 8 runs x 4 copies (Adam) x 4 bytes.
+    assert mbd.parts["networks"] - plain.parts["networks"] == (50 * 15 + 5 * 50) * 8 * 4 * 4
     with pytest.raises(ValueError, match="training batch"):
         Trainer(Config(features="minibatch", batch_size=4096, seeds=8))

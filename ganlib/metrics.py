@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
@@ -396,6 +396,15 @@ class RunResult:
     mass_low: float = math.nan
     mass_high: float = math.nan
     gap_mass: float = math.nan
+
+    def __post_init__(self) -> None:
+        # Every NaN field (a diverged run's moments, the mode masses of a one-mode target) is made the one
+        # `math.nan` object: NaN != NaN, but dataclass equality compares field tuples, which take identical
+        # objects as equal, so two results of identical runs compare (and hash) equal.
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, float) and math.isnan(v):
+                object.__setattr__(self, f.name, math.nan)
 
 
 def _median(values: list[float], non_finite_last: bool) -> float:

@@ -556,3 +556,16 @@ def test_summarize_runs_reports_the_median_gap_mass():
                       success=False, label="wrong shape", diverged_at=None, mass_low=0.4, mass_high=0.4, gap_mass=g)
             for i, g in enumerate([0.1, 0.3, math.nan, 0.2])]
     assert summarize_runs(runs, TWO)["median_gap_mass"] == pytest.approx(0.2)
+
+
+def test_results_of_identical_runs_compare_equal_although_nan_is_not_equal_to_nan() -> None:
+    # Mode masses are NaN for a one-mode target and a diverged run's moments are NaN; each NaN made by a
+    # computation is a new float object, and NaN != NaN, yet the results of two identical runs must be equal.
+    def make(nan_source):
+        return RunResult(seed=1, mean=nan_source(), std=1.0, skew=0.0, kurtosis=0.0, w1=0.5, w1_sigma=0.4, ks=0.1,
+                         success=False, label="diverged", diverged_at=3, mass_low=nan_source(),
+                         mass_high=nan_source(), gap_mass=nan_source())
+
+    a, b = make(lambda: float(torch.tensor(float("nan")))), make(lambda: float("nan") * 1.0)
+    assert a == b and hash(a) == hash(b) and math.isnan(a.mass_low)
+    assert a != RunResult(**{**a.__dict__, "gap_mass": 0.0})

@@ -744,6 +744,115 @@ register(Exercise(
 
 
 # ----------------------------------------------------------------------------------------------
+# Notebook 05: two modes
+# ----------------------------------------------------------------------------------------------
+
+def _minibatch_reference() -> Callable:
+    def minibatch_features(M):
+        # M: (n, B, C). For each pair (i, j) and kernel b, the L1 distance over the C numbers, then
+        # o[i, b] = sum over all j (i included) of exp(-distance).
+        dist = (M[:, None, :, :] - M[None, :, :, :]).abs().sum(-1)  # (n_i, n_j, B)
+        return torch.exp(-dist).sum(1)
+
+    return minibatch_features
+
+
+def _minibatch_by_loops(m: torch.Tensor) -> torch.Tensor:
+    """The formula written as the paper's sums, one number at a time (the judge's oracle)."""
+    n, b_count, c_count = m.shape
+    out = torch.zeros(n, b_count, dtype=torch.float64)
+    for i in range(n):
+        for b in range(b_count):
+            for j in range(n):
+                out[i, b] += torch.exp(-sum(abs(m[i, b, c] - m[j, b, c]) for c in range(c_count)))
+    return out
+
+
+def _judge_minibatch(answer: Any) -> str | None:
+    m = torch.randn(6, 4, 3, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    want = _minibatch_by_loops(m)
+    got = call(answer, m.clone())
+    if not isinstance(got, torch.Tensor):
+        return "return a torch tensor, so that D's gradient can flow through it"
+    if tuple(got.shape) == (6, 3):
+        return "for M of shape (6, 4, 3) the result has one number per value and kernel, (6, 4): the L1 distance " \
+               "sums over each kernel's C numbers (the last axis), not over the kernels"
+    if tuple(got.shape) != (6, 4):
+        return f"for M of shape (6, 4, 3) the result must have shape (6, 4) (values x kernels), not {tuple(got.shape)}"
+    got = got.double()
+    # float64 sums of 6 terms of size <= 1: a right answer agrees with the loops to 1e-12.
+    if torch.allclose(got, want, rtol=0, atol=1e-12):
+        out = call(answer, m.clone().requires_grad_(True))
+        if not (isinstance(out, torch.Tensor) and out.requires_grad):
+            return "the values are right but the result is detached from M: D could not learn T through it"
+        return None
+    if torch.allclose(got, want - 1, rtol=0, atol=1e-12):
+        return "every value is 1 short: the sum runs over the whole batch, j = i included (exp(0) = 1)"
+    l2 = torch.exp(-(m[:, None] - m[None]).pow(2).sum(-1).sqrt()).sum(1)
+    if torch.allclose(got, l2, rtol=0, atol=1e-9):
+        return "that is the Euclidean (L2) distance; the paper's kernel uses the L1 norm, a sum of absolute differences"
+    return "not sum_j exp(-||M_i,b - M_j,b||_1); check which axes you subtract, sum and exponentiate over"
+
+
+def _minibatch_mistakes() -> tuple[tuple[str, Callable[[], Any]], ...]:
+    def without_self():
+        def minibatch_features(M):
+            dist = (M[:, None] - M[None]).abs().sum(-1)
+            return torch.exp(-dist).sum(1) - 1
+        return minibatch_features
+
+    def euclidean():
+        def minibatch_features(M):
+            return torch.exp(-(M[:, None] - M[None]).pow(2).sum(-1).sqrt()).sum(1)
+        return minibatch_features
+
+    def over_kernels():
+        def minibatch_features(M):
+            return torch.exp(-(M[:, None] - M[None]).abs().sum(-2)).sum(1)
+        return minibatch_features
+
+    return (("leaves the j = i term out of the sum", without_self),
+            ("uses the Euclidean distance instead of the L1 norm", euclidean),
+            ("takes the distance over the kernels instead of over each kernel's C numbers", over_kernels))
+
+
+register(Exercise(
+    name="05.minibatch",
+    question="Write the minibatch-discrimination features o[i, b] = sum_j exp(-||M_i,b - M_j,b||_1) "
+             "for M of shape (n, B, C).",
+    kind="code", judge=_judge_minibatch, make_reference=_minibatch_reference,
+    hints=("Broadcasting makes all pairs at once: M[:, None] - M[None] has shape (n, n, B, C), entry [i, j] "
+           "holding M_i - M_j.",
+           "The L1 norm of each kernel's row: .abs().sum(-1) gives (n, n, B); then exp(-...) and sum over j, "
+           "the second axis."),
+    explanation="Each kernel b compares value i with every value j of its batch through a learned projection; "
+                "exp(-L1 distance) is close to 1 for near neighbours and 0 for far ones, so o[i, b] counts how "
+                "crowded x_i's neighbourhood is, which is what a collapsed batch gives away.",
+    mistakes=_minibatch_mistakes(),
+))
+
+register(predict_choice(
+    "05.alternating",
+    "The Dirac GAN starts at (theta, psi) = (1, 0). With alternating steps (D, then G against the new D), "
+    "plain gradient steps of 0.1 and no momentum, where is it after 2,000 steps: 'nearer' the equilibrium "
+    "(0, 0), 'about as far' (within 10%) or 'farther'?",
+    "about as far", options=("nearer", "about as far", "farther"),
+    why="The continuous game circles round the equilibrium at a fixed distance; a simultaneous step moves "
+        "along the tangent and so outwards every time, while alternating steps keep the distance to within a "
+        "few percent (near the equilibrium each round is a linear map of determinant 1): G keeps chasing and "
+        "never arrives.",
+    hints=("Near (0, 0) the two updates are theta += h psi / 2 and psi -= h theta / 2: which way does that "
+           "turn the point, and does it change its distance?",
+           "Simultaneous steps use the old psi for G; alternating steps use the new one. Multiply the two "
+           "2 x 2 update matrices and look at the determinant."),
+    wrong_reasons={"farther": "that is what simultaneous steps do (each step along the tangent of a circle "
+                              "moves outwards); alternating steps do not",
+                   "nearer": "without a penalty on D (R1) or damping nothing pulls the point in: the game "
+                             "only turns it round the equilibrium"},
+))
+
+
+# ----------------------------------------------------------------------------------------------
 # Notebook 06: from 1-D to images
 # ----------------------------------------------------------------------------------------------
 

@@ -85,6 +85,9 @@ class FeatureMap:
     description: str
     # What D sees of G's samples, when it differs from what it sees of real ones (None: the same).
     fake_fn: Callable[[torch.Tensor], torch.Tensor] | None = None
+    # True when D judges each value but inside D each value's score also depends on the other values
+    # of its batch (minibatch discrimination): D is then built with a cross-sample layer.
+    cross_sample: bool = False
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.fn(x)
@@ -118,6 +121,11 @@ FEATURE_MAPS: dict[str, FeatureMap] = {
         # to D as it comes out of G. D can then tell them apart by order alone until G sorts its output.
         FeatureMap("sorted_real", _sorted, lambda s: s, False, "real: x.sort(-1).values; G's: x",
                    "real samples sorted, G's output as it is (learn-GAN's first try)", fake_fn=_batch),
+        # Salimans et al. (2016): D sees one value per input, and its first hidden layer is joined by
+        # features that compare each value with the rest of its batch (ganlib.models.MinibatchDiscriminator).
+        FeatureMap("minibatch", _value, lambda s: 1, True, "x.reshape(K, -1, 1), then minibatch features in D",
+                   "one value at a time, D's hidden layer joined by minibatch discrimination (Salimans et al.)",
+                   cross_sample=True),
     ]
 }
 

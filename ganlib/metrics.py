@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
 
-from ganlib.distributions import Distribution, Laplace, Mixture, Normal, Uniform
+from ganlib.distributions import Distribution, Laplace, Mixture, Normal, Uniform, make_target
 
 # The success criterion, stated once: a run succeeds when its W1 to the target is below this
 # fraction of the target's standard deviation.
@@ -38,7 +38,17 @@ SPREAD_TOLERANCE = 0.25  # |std ratio - 1| above 0.25: wrong spread
 # the default went past 100 within 2,000 rounds, to thousands, where a sigmoid D is saturated
 # and G gets no gradient back.
 DIVERGED_SCALE = 100.0
-LABELS = ("good", "diverged", "collapsed", "drifted", "wrong spread", "wrong shape")
+# Two-mode targets (a mixture whose density has two peaks): the mass "near" a mode is the fraction of
+# values within MODE_WINDOW component std of its centre, and the gap is what lies between the two
+# windows. A correct sample holds about q in each window (q = 0.477 once the modes are well apart, see
+# `target_mode_mass`), with binomial sd sqrt(q (1 - q) / n) = 0.005 at n = 10,000. A run has dropped a
+# mode when one window holds less than MODE_DROPPED_SHARE of q while the other holds at least that:
+# 48 sd below what a correct sample holds, which a correct sample of 10,000 values does with
+# probability below 1e-500 (a binomial tail, bounded by 2 exp(-n KL(q/2 || q)); at n = 4,000, the
+# evaluations' size, below 1e-200; at n = 100 below 2e-5; see `mode_dropped_false_positive_log10`).
+MODE_WINDOW = 2.0
+MODE_DROPPED_SHARE = 0.5
+LABELS = ("good", "diverged", "collapsed", "mode dropped", "drifted", "wrong spread", "wrong shape")
 
 
 def _rows(x: torch.Tensor) -> torch.Tensor:
@@ -64,8 +74,8 @@ def standardise(x: torch.Tensor, dist: Distribution) -> torch.Tensor:
 
 
 def _standard(dist: Distribution) -> Distribution:
-    """The same family at mean 0 and std 1."""
-    return type(dist)(0.0, 1.0)
+    """The same family and shape at mean 0 and std 1."""
+    return dist.rescaled(0.0, 1.0)
 
 
 def w1_samples(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -100,12 +110,12 @@ def _partial_mean(dist: Distribution, x: torch.Tensor) -> torch.Tensor:
     raise TypeError(f"no partial mean for {dist!r}")
 
 
-_GRID_CACHE: dict[tuple[str, float, float, int], torch.Tensor] = {}
+_GRID_CACHE: dict[tuple[str, tuple[float, ...], float, float, int], torch.Tensor] = {}
 
 
 def _partial_mean_grid(dist: Distribution, n: int) -> torch.Tensor:
     """G(i/n) = integral_0^{i/n} Q(u) du for i = 0..n (cached: the mixture's Q needs bisection)."""
-    key = (dist.name, dist.mean, dist.std, n)
+    key = (dist.name, dist.shape, dist.mean, dist.std, n)
     if key not in _GRID_CACHE:
         if len(_GRID_CACHE) > 64:
             _GRID_CACHE.clear()
@@ -150,8 +160,101 @@ def _ks_standard(x: torch.Tensor, dist: Distribution) -> torch.Tensor:
     return torch.maximum(i / n - f, f - (i - 1) / n).amax(-1)
 
 
+def two_modes(dist: Distribution) -> bool:
+    """True for a target with two modes: a mixture whose density has two peaks (separation above 1/sqrt(2))."""
+    return isinstance(dist, Mixture) and dist.bimodal
+
+
+def mode_windows(dist: Distribution) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The two intervals "near a mode": each centre +- MODE_WINDOW component std, in target units.
+
+    Only for two-mode targets (see `two_modes`); anything else raises ValueError.
+    """
+    if not two_modes(dist):
+        raise ValueError(f"{dist!r} does not have two modes: only a mixture with separation above "
+                         f"1/sqrt(2) = {1 / math.sqrt(2):.3f} has")
+    half = MODE_WINDOW * dist.component_std
+    return tuple((c - half, c + half) for c in dist.centres)  # type: ignore[return-value]
+
+
+def gap_interval(dist: Distribution) -> tuple[float, float] | None:
+    """The gap between the modes: the open interval between the two mode windows, or None where they overlap.
+
+    Once the centres are more than 2 x MODE_WINDOW component std apart (separation above 2/sqrt(5) =
+    0.894) the windows leave a gap, where the target holds 2.3% of its mass (each component's tail
+    beyond two of its std on the inner side, 0.5 x 2.3% twice, a little less while the far tails overlap).
+    """
+    (_, lo), (hi, _) = mode_windows(dist)
+    return (lo, hi) if lo < hi else None
+
+
+def target_mode_mass(dist: Distribution) -> float:
+    """The exact fraction of the target near each mode (the two are equal by symmetry)."""
+    lo, hi = mode_windows(dist)[0]
+    return float(dist.cdf(hi) - dist.cdf(lo))
+
+
+def target_gap_mass(dist: Distribution) -> float:
+    """The exact fraction of the target in the gap between its modes (NaN where there is no gap)."""
+    gap = gap_interval(dist)
+    return math.nan if gap is None else float(dist.cdf(gap[1]) - dist.cdf(gap[0]))
+
+
+def _mode_masses_standard(z: torch.Tensor, standard: Distribution) -> dict[str, torch.Tensor]:
+    """Fractions of each row of standardised values near the lower mode, the upper mode and in the gap."""
+    nan = torch.full(z.shape[:-1], math.nan, dtype=torch.float64, device=z.device)
+    if not two_modes(standard):
+        return {"mass_low": nan, "mass_high": nan.clone(), "gap_mass": nan.clone()}
+    (a, b), (c, d) = mode_windows(standard)
+    out = {"mass_low": ((z >= a) & (z <= b)).double().mean(-1), "mass_high": ((z >= c) & (z <= d)).double().mean(-1)}
+    # Between the windows; where they overlap there is no gap.
+    out["gap_mass"] = ((z > b) & (z < c)).double().mean(-1) if b < c else nan
+    # A row with NaN or inf (a diverged run) has no meaningful fractions.
+    bad = ~torch.isfinite(z).all(-1)
+    return {key: v.masked_fill(bad, math.nan) for key, v in out.items()}
+
+
+def mode_masses(x: torch.Tensor, dist: Distribution) -> dict[str, torch.Tensor]:
+    """For each row: the fraction of values near the lower mode, near the upper mode and in the gap.
+
+    Keys mass_low, mass_high, gap_mass, each (K,) float64; NaN for a target without two modes, for
+    rows holding NaN or inf, and gap_mass NaN where the mode windows overlap (see `mode_windows`,
+    `gap_interval`).
+    """
+    return _mode_masses_standard(standardise(x, dist), _standard(dist))
+
+
+def mode_dropped(mass_low: float, mass_high: float, target: Distribution) -> bool:
+    """True when one mode holds less than MODE_DROPPED_SHARE of the target's mass near it and the other does not.
+
+    Always False for a target without two modes. A run whose values are near neither mode (drifted
+    away, or spread thinly over both) has not dropped one: it gets another label.
+    """
+    if not two_modes(target) or not (math.isfinite(mass_low) and math.isfinite(mass_high)):
+        return False
+    need = MODE_DROPPED_SHARE * target_mode_mass(target)
+    return min(mass_low, mass_high) < need <= max(mass_low, mass_high)
+
+
+def mode_dropped_false_positive_log10(n: int, separation: float) -> float:
+    """log10 of an upper bound on the probability that a correct sample of n values is labelled "mode dropped".
+
+    Each window's count in a sample of the target is binomial(n, q) (q = `target_mode_mass`); the
+    label needs one of them below MODE_DROPPED_SHARE x q, so by the union bound and the Chernoff
+    bound the probability is at most 2 exp(-n KL(share q || q)), KL the Kullback-Leibler divergence
+    of two Bernoulli laws. As a log10, since it is far below the smallest float at n = 10,000.
+    """
+    q = target_mode_mass(make_target("mixture", 0.0, 1.0, separation))
+    p = MODE_DROPPED_SHARE * q
+    kl = p * math.log(p / q) + (1 - p) * math.log((1 - p) / (1 - q))
+    return (math.log(2.0) - n * kl) / math.log(10.0)
+
+
 def evaluate(x: torch.Tensor, dist: Distribution, *, standardised: bool = False) -> dict[str, torch.Tensor]:
     """Moments, W1 and KS of each row against the target, as (K,) float64 tensors in target units.
+
+    Also the fractions near each mode and in the gap (`mode_masses`: mass_low, mass_high, gap_mass),
+    NaN for targets without two modes.
 
     With `standardised=True`, x holds (values - dist.mean) / dist.std already (as a generator
     trained on standardised data makes them), which saves the round trip through target units.
@@ -168,6 +271,7 @@ def evaluate(x: torch.Tensor, dist: Distribution, *, standardised: bool = False)
         "kurtosis": m["kurtosis"],
         "w1": dist.std * _w1_standard(zs, standard),
         "ks": _ks_standard(zs, standard),
+        **_mode_masses_standard(z, standard),
     }
 
 
@@ -194,13 +298,15 @@ def ran_off_reason(mean: float, std: float, target: Distribution, round_: int) -
             f"(beyond {DIVERGED_SCALE:g}) at round {round_}")
 
 
-def label_run(mean: float, std: float, w1: float, target: Distribution, diverged: bool = False) -> str:
-    """Name the outcome of a run: good, diverged, collapsed, drifted, wrong spread or wrong shape.
+def label_run(mean: float, std: float, w1: float, target: Distribution, diverged: bool = False,
+              mass_low: float = math.nan, mass_high: float = math.nan) -> str:
+    """Name the outcome of a run: good, diverged, collapsed, mode dropped, drifted, wrong spread or wrong shape.
 
     good: W1 < 0.1 sigma. Otherwise, in this order: diverged (NaN/inf met, or the trainer saw the
     samples run off beyond DIVERGED_SCALE sigma, see `ran_off`, and passes diverged=True); collapsed
-    (std < 0.1 sigma); drifted (|mean error| > 0.5 sigma); wrong spread (std off by more than
-    25%); wrong shape (mean and std close, W1 still high).
+    (std < 0.1 sigma); mode dropped (two-mode targets only, given the fractions near each mode from
+    `mode_masses`: see `mode_dropped`); drifted (|mean error| > 0.5 sigma); wrong spread (std off by
+    more than 25%); wrong shape (mean and std close, W1 still high).
     """
     if diverged or not all(math.isfinite(v) for v in (mean, std, w1)):
         return "diverged"
@@ -209,6 +315,8 @@ def label_run(mean: float, std: float, w1: float, target: Distribution, diverged
         return "good"
     if std < COLLAPSE_STD_FRACTION * sigma:
         return "collapsed"
+    if mode_dropped(mass_low, mass_high, target):
+        return "mode dropped"
     if abs(mean - target.mean) > DRIFT_MEAN_FRACTION * sigma:
         return "drifted"
     if abs(std / sigma - 1) > SPREAD_TOLERANCE:
@@ -266,7 +374,10 @@ def optimal_discriminator(x: np.ndarray, samples: np.ndarray, target: Distributi
 
 @dataclass(frozen=True)
 class RunResult:
-    """The final measurements of one run: moments and W1 in target units, `w1_sigma` = W1 / target std."""
+    """The final measurements of one run: moments and W1 in target units, `w1_sigma` = W1 / target std.
+
+    For a two-mode target also the fractions of its values near each mode and in the gap between them.
+    """
 
     seed: int
     mean: float
@@ -280,6 +391,20 @@ class RunResult:
     label: str
     diverged_at: int | None
     diverged_reason: str | None = None
+    # Two-mode targets: fractions of the values near the lower and the upper mode and in the gap between
+    # them (`mode_masses`); NaN for other targets (and gap_mass where the mode windows overlap).
+    mass_low: float = math.nan
+    mass_high: float = math.nan
+    gap_mass: float = math.nan
+
+    def __post_init__(self) -> None:
+        # Every NaN field (a diverged run's moments, the mode masses of a one-mode target) is made the one
+        # `math.nan` object: NaN != NaN, but dataclass equality compares field tuples, which take identical
+        # objects as equal, so two results of identical runs compare (and hash) equal.
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, float) and math.isnan(v):
+                object.__setattr__(self, f.name, math.nan)
 
 
 def _median(values: list[float], non_finite_last: bool) -> float:
@@ -299,9 +424,10 @@ def summarize_runs(runs: Sequence[RunResult], target: Distribution) -> dict:
     whose mean and std are both within SUCCESS_W1_FRACTION target std of the target's); the
     medians of w1 (target units), w1_sigma (target std units) and ks, and of |mean error|,
     |std error| (target units), |skew error| and |excess kurtosis error| against the target's
-    exact values; and the median std and median kurtosis. In the medians of W1, KS and the errors
-    a diverged run (NaN) ranks last, as an infinite error; the median std and kurtosis leave such
-    runs out (NaN when none is left).
+    exact values; the median std, median kurtosis and median gap_mass (the fraction of values left
+    in the gap between two modes). In the medians of W1, KS and the errors a diverged run (NaN)
+    ranks last, as an infinite error; the median std, kurtosis and gap mass leave such runs out (NaN
+    when none is left, as for targets without a gap).
     """
     if not runs:
         raise ValueError("summarize_runs needs at least one run")
@@ -327,9 +453,12 @@ def summarize_runs(runs: Sequence[RunResult], target: Distribution) -> dict:
         "kurtosis_err": err("kurtosis", target.excess_kurtosis),
         "median_std": _median(get["std"], False),
         "median_kurtosis": _median(get["kurtosis"], False),
+        "median_gap_mass": _median([r.gap_mass for r in runs], False),
     }
 
 
 __all__ = ["sample_moments", "standardise", "w1_samples", "w1_to_target", "ks_to_target", "evaluate", "is_success",
            "label_run", "ran_off", "ran_off_reason", "RunResult", "summarize_runs", "LABELS", "SUCCESS_W1_FRACTION",
-           "DIVERGED_SCALE", "kde_density", "optimal_discriminator"]
+           "DIVERGED_SCALE", "kde_density", "optimal_discriminator", "two_modes", "mode_windows", "gap_interval",
+           "target_mode_mass", "target_gap_mass", "mode_masses", "mode_dropped", "mode_dropped_false_positive_log10",
+           "MODE_WINDOW", "MODE_DROPPED_SHARE"]

@@ -25,6 +25,23 @@ ACTIVATION_FNS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 }
 
 
+def _init_linear(fan_in: int, fan_out: int, generators: Sequence[torch.Generator], dtype: torch.dtype,
+                 device: str | torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """K copies of a linear layer's weight (K, fan_in, fan_out) and bias (K, 1, fan_out), nn.Linear's init.
+
+    nn.Linear's default init in distribution: weights and biases uniform in +-1/sqrt(fan_in), drawn
+    weight then bias per run from that run's generator.
+    """
+    bound = 1.0 / math.sqrt(fan_in)
+    w, b = [], []
+    for g in generators:
+        w.append((torch.rand(fan_out, fan_in, generator=g, dtype=torch.float64) * 2 - 1) * bound)
+        b.append((torch.rand(fan_out, generator=g, dtype=torch.float64) * 2 - 1) * bound)
+    weight = torch.stack(w).transpose(1, 2).contiguous().to(device=device, dtype=dtype)
+    bias = torch.stack(b).unsqueeze(1).to(device=device, dtype=dtype)
+    return weight.requires_grad_(), bias.requires_grad_()
+
+
 class StackedMLP:
     """K independent MLPs `sizes[0] -> ... -> sizes[-1]` with one activation per hidden layer.
 
@@ -50,21 +67,22 @@ class StackedMLP:
         self._acts = [ACTIVATION_FNS[a] for a in activations]
         self.k = len(generators)
         self.params: list[torch.Tensor] = []
-        for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:]):
-            bound = 1.0 / math.sqrt(fan_in)
-            w, b = [], []
-            for g in generators:
-                # nn.Linear's default init in distribution; drawn weight then bias per run.
-                w.append((torch.rand(fan_out, fan_in, generator=g, dtype=torch.float64) * 2 - 1) * bound)
-                b.append((torch.rand(fan_out, generator=g, dtype=torch.float64) * 2 - 1) * bound)
-            weight = torch.stack(w).transpose(1, 2).contiguous().to(device=device, dtype=dtype)
-            bias = torch.stack(b).unsqueeze(1).to(device=device, dtype=dtype)
-            self.params += [weight.requires_grad_(), bias.requires_grad_()]
+        for fan_in, fan_out in zip(self._fan_ins(), self.sizes[1:]):
+            self.params += list(_init_linear(fan_in, fan_out, generators, dtype, device))
+
+    def _fan_ins(self) -> list[int]:
+        """Each layer's number of inputs."""
+        return list(self.sizes[:-1])
 
     @property
     def weights(self) -> list[torch.Tensor]:
         """The weight matrices, (K, fan_in, fan_out) each."""
-        return self.params[0::2]
+        return self.params[0:2 * self.n_layers:2]
+
+    @property
+    def n_layers(self) -> int:
+        """Number of linear layers."""
+        return len(self.sizes) - 1
 
     def __call__(self, x: torch.Tensor, runs: slice | None = None) -> torch.Tensor:
         """Apply all K copies: x of shape (K, N, sizes[0]) -> (K, N, sizes[-1]).
@@ -73,7 +91,7 @@ class StackedMLP:
         a few runs at a time bounds the memory a large K needs; the numbers are the same.
         """
         params = self.params if runs is None else [p[runs] for p in self.params]
-        n_layers = len(params) // 2
+        n_layers = self.n_layers
         for i in range(n_layers):
             x = torch.baddbmm(params[2 * i + 1], x, params[2 * i])
             if i < n_layers - 1:
@@ -85,13 +103,120 @@ class StackedMLP:
         return [p.detach().clone() for p in self.params]
 
     def select(self, index: torch.Tensor | Sequence[int]) -> StackedMLP:
-        """A new StackedMLP holding copies of the runs at `index` (for drawing a few runs)."""
-        out = object.__new__(StackedMLP)
-        out.sizes, out.activation_names, out._acts = self.sizes, self.activation_names, self._acts
+        """A new network of the same kind holding copies of the runs at `index` (for drawing a few runs)."""
+        out = object.__new__(type(self))
+        out.__dict__.update(self.__dict__)
         idx = torch.as_tensor(index, dtype=torch.long, device=self.params[0].device)
         out.params = [p.detach()[idx].clone() for p in self.params]
         out.k = len(idx)
         return out
 
 
-__all__ = ["StackedMLP", "ACTIVATION_FNS"]
+# Numbers in one block of pairwise differences when D's curve is drawn (`MinibatchDiscriminator.in_batch`):
+# 16M float32 numbers, 64 MB, whatever the number of runs and query points.
+_PAIR_BLOCK = 1 << 24
+
+
+def minibatch_features(m: torch.Tensor) -> torch.Tensor:
+    """o(x_i)_b = sum_j exp(-||M_i,b - M_j,b||_1) over the values j of each batch (i included).
+
+    m holds M_i for every value of every batch, shape (..., S, B, C): S values per batch, B kernels
+    of C dimensions. Returns (..., S, B). The j = i term adds exp(0) = 1 to every feature; the next
+    layer's bias absorbs that constant, and keeping it follows the paper's sum over the whole batch.
+    """
+    dist = None
+    # One of the C dimensions at a time: never a (..., S, S, B, C) tensor, which made this 1.5x slower.
+    for c in range(m.shape[-1]):
+        mc = m[..., c]
+        part = (mc.unsqueeze(-2) - mc.unsqueeze(-3)).abs()  # (..., S_i, S_j, B)
+        dist = part if dist is None else dist + part
+    return torch.exp(-dist).sum(-2)
+
+
+class MinibatchDiscriminator(StackedMLP):
+    """K per-value discriminators with minibatch discrimination after the first hidden layer.
+
+    Salimans et al. (2016): D maps each value x_i to its first hidden layer h_i (A units); a learned
+    tensor T (A x B x C, one per run) gives M_i = h_i T, B rows of C numbers, and
+    o(x_i)_b = sum_j exp(-||M_i,b - M_j,b||_1) sums over the values of x_i's own batch. The next layer
+    sees [h_i, o(x_i)]: a value's score depends on how many of its batch lie close to it in each
+    learned projection, which a batch of G's samples crowded into one mode gives away. Inputs are
+    (K, N, 1) with N a multiple of `group` (the batch size): consecutive groups of values are
+    batches, and values of different batches, like different runs, never mix.
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activations: Sequence[str],
+        generators: Sequence[torch.Generator],
+        kernels: int,
+        kernel_dims: int,
+        group: int,
+        dtype: torch.dtype = torch.float32,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        if len(sizes) < 3:
+            raise ValueError("minibatch discrimination needs at least one hidden layer")
+        self.kernels, self.kernel_dims, self.group = int(kernels), int(kernel_dims), int(group)
+        super().__init__(sizes, activations, generators, dtype, device)
+        # T as a bias-free linear map A -> B x C, initialised like nn.Linear, after the layers' weights.
+        bound = 1.0 / math.sqrt(self.sizes[1])
+        t = [(torch.rand(self.sizes[1], self.kernels * self.kernel_dims, generator=g, dtype=torch.float64) * 2 - 1)
+             * bound for g in generators]
+        self.params.append(torch.stack(t).to(device=device, dtype=dtype).requires_grad_())
+
+    def _fan_ins(self) -> list[int]:
+        fans = list(self.sizes[:-1])
+        fans[1] += self.kernels  # the second layer sees [h, o]
+        return fans
+
+    @property
+    def tensor(self) -> torch.Tensor:
+        """T, shape (K, A, B * C): M_i = h_i T viewed as (B, C)."""
+        return self.params[-1]
+
+    def _first(self, x: torch.Tensor, params: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first hidden layer h (K, N, A) and M = h T (K, N, B, C)."""
+        h = self._acts[0](torch.baddbmm(params[1], x, params[0]))
+        m = torch.bmm(h, params[-1]).view(*h.shape[:2], self.kernels, self.kernel_dims)
+        return h, m
+
+    def _rest(self, h: torch.Tensor, o: torch.Tensor, params: list[torch.Tensor]) -> torch.Tensor:
+        x = torch.cat([h, o], -1)
+        for i in range(1, self.n_layers):
+            x = torch.baddbmm(params[2 * i + 1], x, params[2 * i])
+            if i < self.n_layers - 1:
+                x = self._acts[i](x)
+        return x
+
+    def __call__(self, x: torch.Tensor, runs: slice | None = None) -> torch.Tensor:
+        """D's outputs (K, N, 1) for values x (K, N, 1), each batch of `group` values compared within itself."""
+        params = self.params if runs is None else [p[runs] for p in self.params]
+        k, n, _ = x.shape
+        if n % self.group:
+            raise ValueError(f"minibatch discrimination needs whole batches of {self.group} values, got {n}")
+        h, m = self._first(x, params)
+        o = minibatch_features(m.view(k, n // self.group, self.group, self.kernels, self.kernel_dims))
+        return self._rest(h, o.view(k, n, self.kernels), params)
+
+    def in_batch(self, x: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
+        """D's output at each value x (K, Q, 1) when it joins `batch` (K, S - 1, 1), the rest of its batch.
+
+        D's curve: what D says about a value x given the other values it arrives with (in
+        training, all real or all G's). Each x is scored on its own batch [x, batch].
+        """
+        h, m = self._first(x, self.params)
+        _, mb = self._first(batch, self.params)
+        # A few queries at a time: the pairs (K, queries, S - 1, B, C) stay below _PAIR_BLOCK numbers.
+        per_query = max(1, mb.numel())
+        step = max(1, _PAIR_BLOCK // per_query)
+        parts = []
+        for a in range(0, x.shape[1], step):
+            dist = (m[:, a:a + step].unsqueeze(2) - mb.unsqueeze(1)).abs().sum(-1)  # (K, queries, S - 1, B)
+            o = 1.0 + torch.exp(-dist).sum(2)  # the j = i term is exp(0) = 1
+            parts.append(self._rest(h[:, a:a + step], o, self.params))
+        return torch.cat(parts, 1)
+
+
+__all__ = ["StackedMLP", "MinibatchDiscriminator", "minibatch_features", "ACTIVATION_FNS"]

@@ -37,9 +37,8 @@ from typing import Any
 import torch
 
 from ganlib.config import MAX_SEEDS, Config
-from ganlib.distributions import make_target
 from ganlib.metrics import summarize_runs
-from ganlib.train import MEMORY_BUDGET, Trainer, check_memory, estimate_memory
+from ganlib.train import MEMORY_BUDGET, Trainer, check_memory, estimate_memory, make_config_target
 
 # Fields a sweep can vary inside one batched pass (a per-run learning rate); others give passes of their own.
 BATCHED_SWEEP_FIELDS = ("d_lr", "g_lr", "lr")
@@ -191,7 +190,7 @@ def train_pass(p: SweepPass) -> list[dict[str, Any]]:
                       run_seeds=[p.config.seed + j for _ in p.combos for j in range(k)])
     trainer.step(p.config.rounds)
     runs = trainer.results(N_MEASURED)
-    target = make_target(p.config.target, p.config.target_mean, p.config.target_std)
+    target = make_config_target(p.config)
     cells = []
     for i, combo in enumerate(p.combos):
         summary = summarize_runs(runs[i * k:(i + 1) * k], target)

@@ -38,7 +38,7 @@ from ganlib.losses import (
     wgan_g_loss,
 )
 from ganlib.metrics import RunResult, evaluate, is_success, label_run, ran_off, ran_off_reason
-from ganlib.models import StackedMLP
+from ganlib.models import MinibatchDiscriminator, StackedMLP
 from ganlib.optim import BatchedOptimizer
 
 # Fields that may change while a run is in progress (the next chunk uses them).
@@ -74,6 +74,11 @@ def _stream_generators(seeds: list[int], stream: str) -> list[torch.Generator]:
     """One CPU generator per run for the named stream."""
     offset = _STREAMS.index(stream) * _STREAM_STRIDE
     return [torch.Generator().manual_seed(s + offset) for s in seeds]
+
+
+def make_config_target(config: Config) -> Distribution:
+    """The target a config describes: its family, mean, std and (for the mixture) separation."""
+    return make_target(config.target, config.target_mean, config.target_std, config.mixture_separation)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -134,6 +139,16 @@ def _net_sizes(config: Config) -> tuple[list[int], list[int]]:
 
 def _param_count(sizes: list[int]) -> int:
     return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+def _d_param_count(config: Config) -> int:
+    """D's parameters; minibatch discrimination adds T (A x B x C) and B inputs to the second layer."""
+    _, d = _net_sizes(config)
+    n = _param_count(d)
+    if get_feature_map(config.features).cross_sample:
+        b = config.minibatch_kernels
+        n += d[1] * b * config.minibatch_dims + b * d[2]
+    return n
 
 
 def _forward_elements(sizes: list[int], rows: int) -> int:
@@ -214,10 +229,10 @@ def estimate_memory(config: Config) -> MemoryEstimate:
     # Parameters, their gradients, the optimizer's state (plus a momentum buffer where used).
     copies_d = 2 + state[c.d_optimizer] + (c.d_optimizer != "adam" and c.d_momentum > 0)
     copies_g = 2 + state[c.g_optimizer] + (c.g_optimizer != "adam" and c.g_momentum > 0)
-    networks = k * f * (_param_count(g) * copies_g + _param_count(d) * copies_d)
+    networks = k * f * (_param_count(g) * copies_g + _d_param_count(c) * copies_d)
     eval_noise = k * _n_vectors(c, c.eval_samples) * c.noise_dim * f
     n_evals = c.rounds // c.eval_every + 2
-    history = 2 * 8 * k * (4 * c.rounds + 6 * n_evals)
+    history = 2 * 8 * k * (4 * c.rounds + len(_HistoryBuffer.KEYS) * n_evals)
 
     lay = _layout(c)
     cap = min(_chunk_cap(k, lay["per_round"]), c.eval_every)
@@ -235,6 +250,14 @@ def estimate_memory(config: Config) -> MemoryEstimate:
     saved_g = _saved_elements(g, c.g_activations, g_rows)
     # Gradients flowing back: a layer's output gradient and its input gradient at a time.
     grads_d, grads_g = 2 * d_rows * max(d), 2 * g_rows * max(g)
+    if fm.cross_sample:
+        # Minibatch discrimination: per value M (B x C numbers), o (B) and the wider input [h, o] of the
+        # second layer; per pair of values in a batch, the differences M_i - M_j (kept by abs for its
+        # backward pass, plus their absolute values while they are summed) and exp(-distance) (kept by exp).
+        b, cc = c.minibatch_kernels, c.minibatch_dims
+        pairs = d_rows * s * b
+        saved_d += d_rows * (b * cc + 2 * b) + pairs * (2 * cc + 2)
+        grads_d = max(grads_d, pairs * (cc + 1))
     # D's inputs made from m x s values (per branch): none for values and the raw batch (views);
     # sorting keeps int64 indices; deviations and moments take a few sample-sized copies.
     features = 0 if c.features in ("value", "batch") else m * s * (5 * f + (8 if "sorted" in c.features else 0))
@@ -248,12 +271,13 @@ def estimate_memory(config: Config) -> MemoryEstimate:
 
     evaluation = _runs_per_block(c, k, c.eval_samples) * _eval_row_bytes(c, c.eval_samples)
     final = k * N_FINAL * 8 + _runs_per_block(c, k, N_FINAL) * _eval_row_bytes(c, N_FINAL)
-    init = 3 * 8 * k * max(a * b for sizes in (g, d) for a, b in zip(sizes[:-1], sizes[1:]))
+    init = 3 * 8 * k * max([a * b for sizes in (g, d) for a, b in zip(sizes[:-1], sizes[1:])]
+                           + [d[1] * c.minibatch_kernels * c.minibatch_dims if fm.cross_sample else 0])
     parts = {"networks": networks, "evaluation noise": eval_noise, "history": history,
              "random numbers": random_numbers + drawing, "training batch": training, "evaluation": evaluation,
              "final samples": final, "initialisation": init}
     held = networks + eval_noise + history + random_numbers
-    params = k * f * (_param_count(g) + _param_count(d))
+    params = k * f * (_param_count(g) + _d_param_count(c))
     peak = _ALLOCATOR_SLACK + max(params + init, held + max(training, drawing, evaluation, final))
     return MemoryEstimate(parts, peak)
 
@@ -309,7 +333,9 @@ class History:
     Per round: `d_loss`, `g_loss` (the last step's loss of the round) and D's mean output on
     real and on generated data (`d_real`, `d_fake`: probabilities for BCE, critic values for
     WGAN, whose difference is the critic's estimate of W1). Every `eval_every` rounds, at
-    `eval_round`: the generated `mean`, `std`, `skew`, `kurtosis`, `w1` and `ks` to the target.
+    `eval_round`: the generated `mean`, `std`, `skew`, `kurtosis`, `w1` and `ks` to the target, and
+    on a two-mode target the fractions of G's values near each mode and in the gap between them
+    (`mass_low`, `mass_high`, `gap_mass`; NaN for other targets, see `ganlib.metrics.mode_masses`).
     """
 
     seeds: list[int]
@@ -324,6 +350,9 @@ class History:
     kurtosis: np.ndarray
     w1: np.ndarray
     ks: np.ndarray
+    mass_low: np.ndarray
+    mass_high: np.ndarray
+    gap_mass: np.ndarray
     diverged_at: list[int | None] = field(default_factory=list)
     diverged_reason: list[str | None] = field(default_factory=list)
 
@@ -372,7 +401,7 @@ class _Columns:
 class _HistoryBuffer:
     """Collects per-chunk arrays and turns them into a History on demand."""
 
-    KEYS = ("mean", "std", "skew", "kurtosis", "w1", "ks")
+    KEYS = ("mean", "std", "skew", "kurtosis", "w1", "ks", "mass_low", "mass_high", "gap_mass")
     PER_ROUND = ("d_loss", "g_loss", "d_real", "d_fake")
 
     def __init__(self, k: int) -> None:
@@ -419,7 +448,7 @@ class Trainer:
         c = self.config
         self.device = resolve_device(c.device)
         self.dtype = torch.float64 if c.dtype == "float64" else torch.float32
-        self.target: Distribution = make_target(c.target, c.target_mean, c.target_std)
+        self.target: Distribution = make_config_target(c)
         self.noise: Distribution = make_noise(c.noise)
         # G and D work in standardised units when `normalize`; samples shown to the user are not.
         self.loc, self.scale = (self.target.mean, self.target.std) if c.normalize else (0.0, 1.0)
@@ -432,8 +461,12 @@ class Trainer:
         g_sizes, d_sizes = _net_sizes(c)
         self.G = StackedMLP(g_sizes, c.g_activations, _stream_generators(self.seeds, "g_init"), self.dtype,
                             self.device)
-        self.D = StackedMLP(d_sizes, c.d_activations, _stream_generators(self.seeds, "d_init"), self.dtype,
-                            self.device)
+        d_gens = _stream_generators(self.seeds, "d_init")
+        if self.features.cross_sample:
+            self.D: StackedMLP = MinibatchDiscriminator(d_sizes, c.d_activations, d_gens, c.minibatch_kernels,
+                                                        c.minibatch_dims, c.batch_size, self.dtype, self.device)
+        else:
+            self.D = StackedMLP(d_sizes, c.d_activations, d_gens, self.dtype, self.device)
         self.opt_d = BatchedOptimizer(self.D.params, c.d_optimizer, c.d_lr if d_lr is None else d_lr,
                                       c.d_beta1, c.d_beta2, c.d_momentum)
         self.opt_g = BatchedOptimizer(self.G.params, c.g_optimizer, c.g_lr if g_lr is None else g_lr,
@@ -709,8 +742,9 @@ class Trainer:
 
         Returns the per-round arrays (d_loss, g_loss, d_real, d_fake: (K, new rounds)), the new
         evaluation rounds (new evaluations,) and the per-evaluation arrays (mean, std, skew,
-        kurtosis, w1, ks: (K, new evaluations)). They are read-only views, not copies: a live view
-        can send only what is new at a cost that does not grow with the run (`history` copies all).
+        kurtosis, w1, ks, mass_low, mass_high, gap_mass: (K, new evaluations)). They are read-only
+        views, not copies: a live view can send only what is new at a cost that does not grow with
+        the run (`history` copies all).
         """
         buf = self._buf
         per_round = {n: c.view()[:, rounds_seen:] for n, c in buf.per_round.items()}
@@ -753,13 +787,21 @@ class Trainer:
     def discriminator_curve(self, x: np.ndarray | torch.Tensor) -> np.ndarray:
         """D at each value x (D must see one value at a time): (K, len(x)).
 
-        Probabilities D(x) for BCE, critic values for the Wasserstein losses.
+        Probabilities D(x) for BCE, critic values for the Wasserstein losses. With minibatch
+        discrimination a value's score depends on its batch: each x is scored as one value of a batch
+        whose other batch_size - 1 values are G's, made from the first of the run's evaluation noise
+        (the same every call), which is how D meets G's values in training.
         """
         if not self.features.per_value:
             raise ValueError(f"D sees '{self.config.features}', not single values: it has no curve D(x)")
         xt = torch.as_tensor(np.asarray(x, dtype=np.float64))
-        xt = ((xt - self.loc) / self.scale).to(self.device, self.dtype)
-        out = self.D(xt.view(1, -1, 1).expand(self.k, -1, 1)).reshape(self.k, -1)
+        xt = ((xt - self.loc) / self.scale).to(self.device, self.dtype).view(1, -1, 1).expand(self.k, -1, 1)
+        if self.features.cross_sample:
+            n_rest = self.config.batch_size - 1
+            rest = self._generate_many(self._z_eval[:, : self._n_vectors(n_rest)], n_rest, slice(None))
+            out = self.D.in_batch(xt, rest.unsqueeze(-1)).reshape(self.k, -1)
+        else:
+            out = self.D(xt).reshape(self.k, -1)
         if self.config.loss == "bce":
             out = torch.sigmoid(out)
         return out.double().cpu().numpy()
@@ -783,7 +825,8 @@ class Trainer:
             out.append(RunResult(
                 seed=seed, **vals, w1_sigma=vals["w1"] / self.target.std,
                 success=(not div) and is_success(vals["w1"], self.target.std),
-                label=label_run(vals["mean"], vals["std"], vals["w1"], self.target, div),
+                label=label_run(vals["mean"], vals["std"], vals["w1"], self.target, div, vals["mass_low"],
+                                vals["mass_high"]),
                 diverged_at=self.diverged_at[k], diverged_reason=self.diverged_reason[k],
             ))
         return out
@@ -825,4 +868,4 @@ def train(
 
 
 __all__ = ["Trainer", "History", "TrainResult", "train", "LIVE_FIELDS", "resolve_device", "estimate_memory",
-           "check_memory", "MemoryEstimate", "MEMORY_BUDGET", "N_FINAL"]
+           "check_memory", "MemoryEstimate", "MEMORY_BUDGET", "N_FINAL", "make_config_target"]

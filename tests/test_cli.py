@@ -16,6 +16,7 @@ import torch
 from ganlib.cli import build_parser, format_table, main
 from ganlib.config import PRESETS, Config
 from ganlib.metrics import RunResult
+from ganlib.sweep import sweep
 from ganlib.train import Trainer, train
 
 RUN_KEYS = {"seed", "mean", "std", "skew", "kurtosis", "w1", "w1_sigma", "ks", "success", "label", "diverged_at"}
@@ -97,6 +98,9 @@ def test_diverged_runs_give_strict_json(tmp_path, capsys):
     (["--d-lr", "0"], "d_lr=0.0"),
     (["--seeds", "0"], "seeds=0"),
     (["--g-hidden", "50", "--g-activations", "elu,elu"], "g_activations=('elu', 'elu')"),
+    (["--target", "mixture", "--mixture-separation", "1"],
+     "mixture_separation=1.0 is not allowed: a finite number in [0, 1)"),
+    (["--features", "minibatch", "--minibatch-kernels", "0"], "minibatch_kernels=0"),
 ])
 def test_bad_values_exit_2_with_one_line(argv, text, capsys):
     assert main(["train", *argv]) == 2
@@ -266,3 +270,32 @@ def test_table_prints_w1_in_target_std_and_enough_digits(capsys):
     lines = format_table(runs, target_std=1e-3).splitlines()
     assert lines[0].split() == ["seed", "mean", "std", "skew", "kurt", "W1/std", "KS", "label"]
     assert lines[2].split() == ["0", "1000000.000020", "0.001010", "0.01", "-0.10", "0.040", "0.010", "good"]
+
+
+def test_mixture_separation_and_minibatch_flags_reach_the_run(tmp_path, capsys):
+    js = tmp_path / "r.json"
+    argv = ["train", "--target", "mixture", "--mixture-separation", "0.96", "--features", "minibatch",
+            "--minibatch-kernels", "2", "--minibatch-dims", "1", "--rounds", "20", "--seeds", "2", "--json", str(js),
+            *TINY_FLAGS]
+    assert main(argv) == 0
+    payload = json.loads(js.read_text())
+    c = payload["config"]
+    assert (c["mixture_separation"], c["features"], c["minibatch_kernels"], c["minibatch_dims"]) == (0.96, "minibatch",
+                                                                                                       2, 1)
+    # The runs are measured against the separated mixture: the same numbers as training the config directly.
+    direct = train(Config.from_dict(c)).runs
+    assert [r["w1"] for r in payload["runs"]] == pytest.approx([r.w1 for r in direct], rel=1e-12)
+    assert [r["label"] for r in payload["runs"]] == [r.label for r in direct]
+
+
+def test_sweep_trains_on_the_configured_separation(capsys):
+    base = Config(target="mixture", mixture_separation=0.96, rounds=10, seeds=2, g_hidden=(8, 8), d_hidden=(8, 8),
+                  eval_samples=200, batch_size=16)
+    got = sweep(base, {"lr": [1e-3]})["cells"][0]["median_w1_sigma"]
+
+    def median_w1(config):
+        runs = Trainer(config.replace(d_lr=1e-3, g_lr=1e-3)).step(10).results(4000)
+        return float(np.median([r.w1_sigma for r in runs]))
+
+    assert got == pytest.approx(median_w1(base), rel=1e-9)
+    assert abs(got - median_w1(base.replace(mixture_separation=0.8))) > 1e-3

@@ -75,6 +75,17 @@ BAD = [
     ("g_activations", ("elu",), "g_activations=('elu',)"),
     ("d_activations", ("elu", "elu", "elu"), "d_activations=('elu', 'elu', 'elu')"),
     ("g_activations", "elu", "g_activations='elu'"),
+    # the mixture's separation: 0 <= s < 1, a plain number
+    ("mixture_separation", 1.0, "mixture_separation=1.0"),
+    ("mixture_separation", -0.1, "mixture_separation=-0.1"),
+    ("mixture_separation", math.nan, "mixture_separation=nan"),
+    ("mixture_separation", True, "mixture_separation=True"),
+    ("mixture_separation", "0.9", "mixture_separation='0.9'"),
+    # minibatch discrimination's T: B kernels of C dimensions
+    ("minibatch_kernels", 0, "minibatch_kernels=0"),
+    ("minibatch_kernels", cfg.MAX_MINIBATCH + 1, f"minibatch_kernels={cfg.MAX_MINIBATCH + 1}"),
+    ("minibatch_dims", 0, "minibatch_dims=0"),
+    ("minibatch_dims", 2.0, "minibatch_dims=2.0"),
 ]
 
 
@@ -87,12 +98,21 @@ def test_bad_value_raises_valueerror_naming_field_and_value(field, value, text):
 def test_moment_features_need_a_batch_of_three():
     # Batches of 2 are fine for a D that sees raw values, not for one that sees a spread.
     assert Config(features="sorted", batch_size=2).batch_size == 2
-    spread = [f for f in cfg.FEATURES if f not in ("value", "batch", "sorted", "sorted_real")]
+    spread = [f for f in cfg.FEATURES if f not in ("value", "batch", "sorted", "sorted_real", "minibatch")]
     assert {"meanstd", "moments", "batch+moments", "diffs"} <= set(spread)
     for features in spread:
         with pytest.raises(ValueError, match=re.escape("batch_size=2")):
             Config(features=features, batch_size=2)
         assert Config(features=features, batch_size=3).batch_size == 3
+
+
+def test_separation_messages_state_the_range():
+    with pytest.raises(ValueError, match=re.escape("mixture_separation=1.0 is not allowed: a finite number in [0, 1)")):
+        Config(target="mixture", mixture_separation=1.0)
+    assert Config(mixture_separation=0.0).mixture_separation == 0.0
+    assert Config(mixture_separation=0.999).mixture_separation == 0.999
+    assert Config().mixture_separation == 0.8  # the course's first mixture
+    assert Config(features="minibatch", batch_size=2).batch_size == 2
 
 
 def test_boundary_values_are_accepted():

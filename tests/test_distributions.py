@@ -306,3 +306,117 @@ def test_skewness_and_excess_kurtosis_are_exact(name, oracle):
     # Shape constants do not depend on the mean and std, and the noises have them too.
     assert make_target(name, -300.0, 0.01).excess_kurtosis == d.excess_kurtosis
     assert make_noise("uniform").excess_kurtosis == pytest.approx(-1.2) and make_noise("normal").skewness == 0.0
+
+
+# ----- the mixture's separation -----
+
+class SeparatedMixtureOracle:
+    """0.5 N(m - s std, (1 - s^2) std^2) + 0.5 N(m + s std, (1 - s^2) std^2), built by hand from scipy."""
+
+    def __init__(self, mean: float, std: float, s: float) -> None:
+        w = math.sqrt(1 - s * s) * std
+        self.parts = [stats.norm(mean - s * std, w), stats.norm(mean + s * std, w)]
+
+    def pdf(self, x):
+        return 0.5 * (self.parts[0].pdf(x) + self.parts[1].pdf(x))
+
+    def cdf(self, x):
+        return 0.5 * (self.parts[0].cdf(x) + self.parts[1].cdf(x))
+
+
+SEPARATIONS = [0.0, 0.3, 0.8, 0.95, 0.96, 0.98, 0.999]
+SEP_CASES = [(s, m, sd) for s in SEPARATIONS for m, sd in [(4.0, 1.25), (-300.0, 0.01)]]
+
+
+@pytest.mark.parametrize(("s", "mean", "std"), SEP_CASES)
+def test_separated_mixture_pdf_and_cdf_match_scipy(s, mean, std):
+    d, o = make_target("mixture", mean, std, s), SeparatedMixtureOracle(mean, std, s)
+    x = mean + std * np.linspace(-4, 4, 401)
+    np.testing.assert_allclose(d.pdf(x), o.pdf(x), rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(d.cdf(x), o.cdf(x), rtol=1e-12, atol=1e-15 * (1 + abs(mean) / std))
+
+
+@pytest.mark.parametrize(("s", "mean", "std"), SEP_CASES)
+def test_separated_mixture_icdf_matches_root_finding(s, mean, std):
+    d, o = make_target("mixture", mean, std, s), SeparatedMixtureOracle(mean, std, s)
+    got = d.icdf(PROBS)
+    want = np.array([optimize.brentq(lambda x, p=p: o.cdf(x) - p, mean - 20 * std, mean + 20 * std,
+                                     xtol=1e-14 * std, rtol=1e-15) for p in PROBS])
+    # As for the course's mixture: an error of 1e-16 in p moves x by 1e-16 / pdf(x). In the gap of s = 0.999
+    # (components 0.045 std wide) the pdf at p = 1/2 is ~1e-100 / std, so x there is fixed only to the
+    # bracket: compare the cdf instead where the pdf is tiny.
+    pdf = np.asarray(d.pdf(got)) * std
+    flat = pdf < 1e-6
+    np.testing.assert_allclose(got[~flat], want[~flat], rtol=0, atol=1e-9 * std + 1e-12 * abs(mean))
+    np.testing.assert_allclose(o.cdf(got), PROBS, rtol=1e-9, atol=1e-15 * (1 + abs(mean) / std))
+
+
+@pytest.mark.parametrize("s", SEPARATIONS)
+def test_separated_mixture_keeps_mean_and_std_and_has_exact_shape(s):
+    mean, std = 4.0, 1.25
+    d, o = make_target("mixture", mean, std, s), SeparatedMixtureOracle(mean, std, s)
+    c = list(d.centres) if s > 0 else [mean]
+
+    def central(k):
+        return integrate.quad(lambda x: (x - mean) ** k * o.pdf(x), mean - 40 * std, mean + 40 * std, points=c,
+                              limit=400, epsabs=1e-13, epsrel=1e-12)[0]
+
+    assert integrate.quad(o.pdf, mean - 40 * std, mean + 40 * std, points=c, limit=400)[0] == pytest.approx(1.0)
+    assert integrate.quad(lambda x: x * d.pdf(x), mean - 40 * std, mean + 40 * std, points=c, limit=400,
+                          epsabs=1e-12)[0] == pytest.approx(mean, rel=1e-9)
+    assert math.sqrt(central(2)) == pytest.approx(std, rel=1e-9)
+    assert d.skewness == 0.0
+    # The closed form -2 s^4 against numerical integration (quad reaches ~1e-12 relative).
+    assert d.excess_kurtosis == pytest.approx(central(4) / std**4 - 3.0, abs=1e-9)
+    assert d.centres == pytest.approx((mean - s * std, mean + s * std), rel=1e-15)
+    assert d.component_std == pytest.approx(math.sqrt(1 - s * s) * std, rel=1e-15)
+    assert d.bimodal == (s > 1 / math.sqrt(2))
+
+
+def test_separation_zero_is_the_normal_and_the_default_is_the_course_mixture(oracle):
+    x = np.linspace(-2, 10, 121)
+    np.testing.assert_allclose(make_target("mixture", 4.0, 1.25, 0.0).pdf(x), stats.norm(4.0, 1.25).pdf(x),
+                               rtol=1e-14)
+    assert repr(make_target("mixture", 4.0, 1.25)) == "Mixture(mean=4, std=1.25, separation=0.8)"
+    np.testing.assert_allclose(make_target("mixture", 4.0, 1.25).pdf(x), oracle("mixture", 4.0, 1.25).pdf(x),
+                               rtol=1e-12)
+    # The other families have no shape parameter: the separation does not change them.
+    assert make_target("normal", 4.0, 1.25, 0.5).pdf(5.0) == make_target("normal", 4.0, 1.25).pdf(5.0)
+
+
+@pytest.mark.parametrize("s", [0.95, 0.98])
+def test_separated_mixture_samples_follow_the_cdf(s):
+    n = 20_000
+    d = make_target("mixture", 4.0, 1.25, s)
+    x = d.sample(n, torch.Generator().manual_seed(31), torch.float64).numpy()
+    # KS of n draws: 99.9% quantile ~1.95/sqrt(n); mean and std within 5 standard errors (excess kurtosis
+    # -2 s^4 in the std's standard error std sqrt((kurt - 1) / (4n))).
+    assert stats.kstest(x, SeparatedMixtureOracle(4.0, 1.25, s).cdf).statistic < 1.95 / math.sqrt(n)
+    assert abs(x.mean() - 4.0) < 5 * 1.25 / math.sqrt(n)
+    assert abs(x.std() - 1.25) < 5 * 1.25 * math.sqrt((2 - 2 * s**4) / (4 * n))
+    # Sampling is in float64: float32 draws are the float64 ones rounded.
+    x32 = d.sample(n, torch.Generator().manual_seed(31), torch.float32)
+    assert torch.equal(x32, torch.from_numpy(x).to(torch.float32))
+
+
+def test_separated_mixture_is_float64_exact_far_from_zero():
+    # As test_samples_are_float64_exact_far_from_zero, at s = 0.98 (components 0.2 std wide).
+    x = make_target("mixture", 1e6, 0.1, 0.98).sample(2000, torch.Generator().manual_seed(8), torch.float64)
+    z = make_target("mixture", 0.0, 1.0, 0.98).sample(2000, torch.Generator().manual_seed(8), torch.float64)
+    np.testing.assert_allclose(((x - 1e6) / 0.1).numpy(), z.numpy(), rtol=0, atol=2 * np.spacing(1e6 + 1.0) / 0.1)
+
+
+@pytest.mark.parametrize("s", [-0.1, 1.0, 1.5, math.nan, math.inf, True, "0.5", None])
+def test_bad_separations_raise(s):
+    with pytest.raises(ValueError, match=r"separation=.* is not allowed: a number in \[0, 1\)"):
+        make_target("mixture", 0.0, 1.0, s)
+    with pytest.raises(ValueError, match="separation"):
+        Mixture(0.0, 1.0, s)
+
+
+def test_rescaled_keeps_family_and_shape():
+    d = make_target("mixture", 4.0, 1.25, 0.97)
+    z = d.rescaled(0.0, 1.0)
+    assert isinstance(z, Mixture) and z.separation == 0.97 and (z.mean, z.std) == (0.0, 1.0)
+    assert z.shape == (0.97,) and make_target("laplace", 1.0, 2.0).shape == ()
+    assert isinstance(make_target("laplace", 1.0, 2.0).rescaled(0.0, 1.0), Laplace)

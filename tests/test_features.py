@@ -21,6 +21,7 @@ EXPECTED = {
     "batch+moments": (M, S + 4),
     "sorted+meanstd": (M, S + 2),
     "sorted_real": (M, S),
+    "minibatch": (M * S, 1),  # one value per input; the cross-sample features are computed inside D
 }
 
 
@@ -41,7 +42,8 @@ def test_shape_and_size(name, x):
     out = fm(x)
     assert out.shape == (K, *EXPECTED[name])
     assert fm.size(S) == EXPECTED[name][1] == feature_size(name, S)
-    assert fm.per_value == (name == "value")
+    assert fm.per_value == (name in ("value", "minibatch"))
+    assert fm.cross_sample == (name == "minibatch")
     assert out.dtype == x.dtype
 
 

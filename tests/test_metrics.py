@@ -142,8 +142,10 @@ def test_evaluate_bundles_all_metrics():
     d = make_target("laplace", 4.0, 1.25)
     x = torch.from_numpy(rows(5))
     out = evaluate(x, d)
-    assert set(out) == {"mean", "std", "skew", "kurtosis", "w1", "ks"}
+    assert set(out) == {"mean", "std", "skew", "kurtosis", "w1", "ks", "mass_low", "mass_high", "gap_mass"}
     assert all(v.shape == (3,) and v.dtype == torch.float64 for v in out.values())
+    # A Laplace target has one mode: no mass near modes, no gap.
+    assert all(torch.isnan(out[k]).all() for k in ("mass_low", "mass_high", "gap_mass"))
     assert torch.equal(out["w1"], w1_to_target(x, d)) and torch.equal(out["ks"], ks_to_target(x, d))
 
 
@@ -308,8 +310,10 @@ def test_summarize_runs_by_hand_for_any_family():
     assert s["n"] == 5 and s["success"] == 2 and s["collapsed"] == 1
     # Mean and std both within 0.1 x 0.5 = 0.05 of the target's: run 3 only (run 0's mean is off by 0.1).
     assert s["moments_close"] == 1
-    assert s["labels"] == {"good": 2, "diverged": 1, "collapsed": 1, "drifted": 1, "wrong spread": 0,
-                           "wrong shape": 0}
+    assert s["labels"] == {"good": 2, "diverged": 1, "collapsed": 1, "mode dropped": 0, "drifted": 1,
+                           "wrong spread": 0, "wrong shape": 0}
+    # A Laplace target has no gap between modes.
+    assert math.isnan(s["median_gap_mass"])
     # Errors rank a diverged run last (as +inf): medians of five, by hand.
     assert s["w1"] == pytest.approx(0.30)  # 0.04 0.045 0.30 0.38 inf
     assert s["w1_sigma"] == pytest.approx(0.60)
@@ -323,9 +327,11 @@ def test_summarize_runs_by_hand_for_any_family():
     for key, value in s.items():
         if key == "labels":
             assert all(type(v) is int for v in value.values())
+        elif key == "median_gap_mass":
+            assert type(value) is float
         else:
             assert type(value) in (int, float), (key, type(value))
-    json.dumps(s)
+    json.dumps({k: v for k, v in s.items() if k != "median_gap_mass"})
 
 
 @pytest.mark.parametrize("name", FAMILIES)
@@ -376,3 +382,190 @@ def test_ran_off_is_beyond_diverged_scale_target_std_in_mean_or_spread():
     reason = ran_off_reason(4.0 + 3 * edge, 0.01, t, 70)
     assert reason == f"G's samples ran off to mean {4.0 + 3 * edge:.4g}, std 0.01, 300 target std from the target " \
                      f"(beyond {DIVERGED_SCALE:g}) at round 70"
+
+
+# ----- two modes: the separated mixture, mass near each mode, the gap, "mode dropped" -----
+
+def separated_cdf(mean: float, std: float, s: float):
+    """The separated mixture's cdf built from scipy's normal (the oracle)."""
+    w = math.sqrt(1 - s * s) * std
+    lo, hi = stats.norm(mean - s * std, w), stats.norm(mean + s * std, w)
+    return lambda x: 0.5 * (lo.cdf(x) + hi.cdf(x))
+
+
+@pytest.mark.parametrize("s", [0.0, 0.8, 0.95, 0.98])
+@pytest.mark.parametrize(("mean", "std"), [(4.0, 1.25), (-50.0, 0.1)])
+def test_w1_to_a_separated_mixture_against_quadrature(s, mean, std):
+    d = make_target("mixture", mean, std, s)
+    rng = np.random.default_rng(5)
+    n = 40
+    # One row spread like a normal, one from the target itself, one piled on the upper mode only.
+    samples = np.stack([mean + 0.3 * std + 1.4 * std * rng.standard_normal(n),
+                        d.sample(n, torch.Generator().manual_seed(4), torch.float64).numpy(),
+                        mean + s * std + 0.1 * std * rng.standard_normal(n)])
+    got = w1_to_target(torch.from_numpy(samples), d).numpy()
+    kinks = list(d.icdf(np.arange(1, n) / n))
+    for k in range(3):
+        want = w1_by_quadrature(samples[k], separated_cdf(mean, std, s), mean, std, kinks)
+        # As in test_w1_to_target_against_quadrature.
+        assert got[k] == pytest.approx(want, abs=1e-10 * std + 1e-13 * abs(mean))
+
+
+def test_w1_cache_keeps_separations_apart():
+    # The partial-mean grid is cached per family, mean, std and n: two separations must not share one.
+    x = torch.linspace(-2, 2, 500, dtype=torch.float64)
+    a = w1_to_target(x, make_target("mixture", 0.0, 1.0, 0.8)).item()
+    b = w1_to_target(x, make_target("mixture", 0.0, 1.0, 0.96)).item()
+    c = w1_to_target(x, make_target("mixture", 0.0, 1.0, 0.8)).item()
+    assert a == c and abs(a - b) > 0.01
+    assert b == pytest.approx(w1_by_quadrature(x.numpy(), separated_cdf(0.0, 1.0, 0.96), 0.0, 1.0,
+                                               list(make_target("mixture", 0.0, 1.0, 0.96).icdf(
+                                                   np.arange(1, 500) / 500))), abs=1e-10)
+
+
+@pytest.mark.parametrize("n", [10, 4000, 10_000])
+@pytest.mark.parametrize("s", [0.5, 0.96, 0.98])
+def test_perfect_samples_of_a_separated_mixture_score_the_same_at_every_scale(s, n):
+    d, standard = make_target("mixture", 1e4, 1e-3, s), make_target("mixture", 0.0, 1.0, s)
+    r = np.spacing(1e4 + 10e-3) / 1e-3
+    got = w1_to_target(d.quantiles(n), d).item() / 1e-3
+    assert got == pytest.approx(w1_to_target(standard.quantiles(n), standard).item(), abs=2 * r + 1e-12)
+
+
+def test_mode_windows_gap_and_the_targets_own_masses_by_hand():
+    from ganlib.metrics import (
+        MODE_WINDOW,
+        gap_interval,
+        mode_windows,
+        target_gap_mass,
+        target_mode_mass,
+        two_modes,
+    )
+
+    d = make_target("mixture", 4.0, 1.25, 0.96)
+    w = math.sqrt(1 - 0.96**2) * 1.25
+    (a, b), (c, e) = mode_windows(d)
+    assert (a, b, c, e) == pytest.approx((4 - 1.2 - 2 * w, 4 - 1.2 + 2 * w, 4 + 1.2 - 2 * w, 4 + 1.2 + 2 * w),
+                                         rel=1e-14)
+    assert gap_interval(d) == pytest.approx((b, c), rel=1e-14) and MODE_WINDOW == 2.0
+    cdf = separated_cdf(4.0, 1.25, 0.96)
+    assert target_mode_mass(d) == pytest.approx(cdf(b) - cdf(a), rel=1e-12)
+    assert target_gap_mass(d) == pytest.approx(cdf(c) - cdf(b), rel=1e-12)
+    # Modes far apart: each window holds its component's central 95.45%, the gap both inner 2.275% tails.
+    assert target_mode_mass(d) == pytest.approx(0.5 * (stats.norm.cdf(2) - stats.norm.cdf(-2)), abs=1e-6)
+    assert target_gap_mass(d) == pytest.approx(stats.norm.sf(2), abs=1e-6)
+    # Two peaks only above s = 1/sqrt(2); a gap between the windows only above s = 2/sqrt(5).
+    assert two_modes(make_target("mixture", 0.0, 1.0, 0.71)) and not two_modes(make_target("mixture", 0.0, 1.0, 0.7))
+    assert not two_modes(make_target("normal", 0.0, 1.0))
+    assert gap_interval(make_target("mixture", 0.0, 1.0, 0.89)) is None
+    assert gap_interval(make_target("mixture", 0.0, 1.0, 0.9)) is not None
+    assert math.isnan(target_gap_mass(make_target("mixture", 0.0, 1.0, 0.8)))
+    with pytest.raises(ValueError, match="does not have two modes"):
+        mode_windows(make_target("uniform", 0.0, 1.0))
+
+
+def test_mode_masses_count_values_by_hand():
+    from ganlib.metrics import mode_masses, mode_windows
+
+    d = make_target("mixture", 4.0, 1.25, 0.96)
+    (a, b), (c, e) = mode_windows(d)
+    rng = np.random.default_rng(0)
+    x = np.stack([rng.normal(4, 1.25, 1000), rng.normal(4 + 1.2, 0.1, 1000), np.full(1000, 4.0)])
+    m = mode_masses(torch.from_numpy(x), d)
+    np.testing.assert_array_equal(m["mass_low"].numpy(), ((x >= a) & (x <= b)).mean(1))
+    np.testing.assert_array_equal(m["mass_high"].numpy(), ((x >= c) & (x <= e)).mean(1))
+    np.testing.assert_array_equal(m["gap_mass"].numpy(), ((x > b) & (x < c)).mean(1))
+    assert m["gap_mass"][2] == 1.0 and m["mass_high"][1] == 1.0
+    # evaluate carries them too; targets without two modes (or without a gap) give NaN.
+    out = evaluate(torch.from_numpy(x), d)
+    assert torch.equal(out["gap_mass"], m["gap_mass"])
+    assert torch.isnan(evaluate(torch.from_numpy(x), NORMAL)["mass_low"]).all()
+    default = evaluate(torch.from_numpy(x), make_target("mixture", 4.0, 1.25))
+    assert torch.isnan(default["gap_mass"]).all() and not torch.isnan(default["mass_low"]).any()
+    # A row with a NaN (a diverged run) gets no fractions at all.
+    x[0, 5] = np.nan
+    assert all(torch.isnan(v[0]) and not torch.isnan(v[1]) for v in mode_masses(torch.from_numpy(x), d).values())
+
+
+TWO = make_target("mixture", 4.0, 1.25, 0.96)
+
+
+@pytest.mark.parametrize(("std", "mean", "low", "high", "label"), [
+    (0.35, 5.2, 0.0, 0.99, "mode dropped"),  # every value near the upper mode
+    (0.35, 2.8, 0.99, 0.0, "mode dropped"),
+    (0.80, 4.5, 0.20, 0.60, "mode dropped"),  # 0.20 < 0.477 / 2: less than half its share
+    (0.80, 4.5, 0.25, 0.60, "wrong spread"),  # 0.25 is more than half its share
+    (0.10, 5.2, 0.0, 0.99, "collapsed"),  # a spike on one mode is named collapsed first
+    (0.35, 9.0, 0.0, 0.0, "drifted"),  # near neither mode: not a dropped mode
+    (0.30, 4.0, 0.1, 0.1, "wrong spread"),  # piled in the gap
+    (1.25, 4.0, 0.3, 0.3, "wrong shape"),
+])
+def test_label_run_names_a_dropped_mode(std, mean, low, high, label):
+    assert label_run(mean, std, 0.5, TWO, False, low, high) == label
+    # Without the masses, or on a target without two modes, the rule is never applied.
+    assert label_run(mean, std, 0.5, TWO) != "mode dropped"
+    assert label_run(mean, std, 0.5, make_target("mixture", 4.0, 1.25, 0.7), False, low, high) != "mode dropped"
+    assert label in LABELS and LABELS.index("collapsed") < LABELS.index("mode dropped") < LABELS.index("drifted")
+
+
+@pytest.mark.parametrize("s", [0.75, 0.8, 0.9, 0.95, 0.96, 0.98, 0.999])
+def test_false_positive_bound_against_the_exact_binomial_tail(s):
+    from ganlib.metrics import MODE_DROPPED_SHARE, mode_dropped_false_positive_log10, target_mode_mass
+
+    q = target_mode_mass(make_target("mixture", 0.0, 1.0, s))
+    for n in (100, 1000, 4000, 10_000):
+        # P(one window below share x q) <= 2 P(Binomial(n, q) < share x q x n), the union bound.
+        k = math.ceil(MODE_DROPPED_SHARE * q * n) - 1
+        exact = (math.log(2) + stats.binom.logcdf(k, n, q)) / math.log(10)
+        assert exact <= mode_dropped_false_positive_log10(n, s) + 1e-9
+    # The numbers the README states: a correct sample of 10,000 values (the final measurement) below 1e-500,
+    # of 4,000 (an evaluation) below 1e-200, even of 100 values below 2e-5.
+    assert mode_dropped_false_positive_log10(10_000, s) < -500
+    assert mode_dropped_false_positive_log10(4000, s) < -200
+    assert mode_dropped_false_positive_log10(100, s) < math.log10(2e-5)
+
+
+def test_correct_samples_are_never_labelled_mode_dropped_and_a_lost_mode_always_is():
+    from ganlib.metrics import mode_masses, target_mode_mass
+
+    q = target_mode_mass(TWO)
+    x = TWO.sample((200, 10_000), torch.Generator().manual_seed(1), torch.float64)
+    m = mode_masses(x, TWO)
+    # 400 binomial(10,000, q) fractions: all within 5 sd of q (each is outside with probability 6e-7).
+    sd = math.sqrt(q * (1 - q) / 10_000)
+    for key in ("mass_low", "mass_high"):
+        assert (m[key] - q).abs().max() < 5 * sd
+    ev = evaluate(x, TWO)
+    labels = [label_run(*(ev[k][i].item() for k in ("mean", "std")), 1.0, TWO, False, ev["mass_low"][i].item(),
+                        ev["mass_high"][i].item()) for i in range(200)]
+    assert "mode dropped" not in labels
+    # One component alone, and one with 10% of the other: dropped. With 30%: not (more than half its share).
+    upper = make_target("normal", TWO.centres[1], TWO.component_std).sample(10_000, torch.Generator().manual_seed(2),
+                                                                            torch.float64)
+    lower = make_target("normal", TWO.centres[0], TWO.component_std).sample(10_000, torch.Generator().manual_seed(3),
+                                                                            torch.float64)
+    rows = torch.stack([upper, torch.cat([upper[:9000], lower[:1000]]), torch.cat([upper[:7000], lower[:3000]])])
+    ev = evaluate(rows, TWO)
+    got = [label_run(ev["mean"][i].item(), ev["std"][i].item(), ev["w1"][i].item(), TWO, False,
+                     ev["mass_low"][i].item(), ev["mass_high"][i].item()) for i in range(3)]
+    assert got[:2] == ["mode dropped", "mode dropped"] and got[2] != "mode dropped"
+
+
+def test_summarize_runs_reports_the_median_gap_mass():
+    runs = [RunResult(seed=i, mean=4.0, std=1.25, skew=0.0, kurtosis=-1.7, w1=0.3, w1_sigma=0.24, ks=0.1,
+                      success=False, label="wrong shape", diverged_at=None, mass_low=0.4, mass_high=0.4, gap_mass=g)
+            for i, g in enumerate([0.1, 0.3, math.nan, 0.2])]
+    assert summarize_runs(runs, TWO)["median_gap_mass"] == pytest.approx(0.2)
+
+
+def test_results_of_identical_runs_compare_equal_although_nan_is_not_equal_to_nan() -> None:
+    # Mode masses are NaN for a one-mode target and a diverged run's moments are NaN; each NaN made by a
+    # computation is a new float object, and NaN != NaN, yet the results of two identical runs must be equal.
+    def make(nan_source):
+        return RunResult(seed=1, mean=nan_source(), std=1.0, skew=0.0, kurtosis=0.0, w1=0.5, w1_sigma=0.4, ks=0.1,
+                         success=False, label="diverged", diverged_at=3, mass_low=nan_source(),
+                         mass_high=nan_source(), gap_mass=nan_source())
+
+    a, b = make(lambda: float(torch.tensor(float("nan")))), make(lambda: float("nan") * 1.0)
+    assert a == b and hash(a) == hash(b) and math.isnan(a.mass_low)
+    assert a != RunResult(**{**a.__dict__, "gap_mass": 0.0})

@@ -171,3 +171,132 @@ def test_a_slice_of_runs_computes_what_all_runs_compute(dtype, atol):
             np.testing.assert_allclose(part.numpy(), full[a:b].numpy(), rtol=0, atol=atol)
         # The slice picks the weights: the same input through run 2's weights gives other numbers.
         assert (net(x[3:4], slice(3, 4)) - net(x[3:4], slice(2, 3))).abs().max() > 1e-3
+
+
+# ----- minibatch discrimination -----
+
+def minibatch_features_by_loops(m: np.ndarray) -> np.ndarray:
+    """o[i, b] = sum over j of exp(-sum over c of |m[i, b, c] - m[j, b, c]|), written as the paper's loops."""
+    s, b_count, c_count = m.shape
+    out = np.zeros((s, b_count))
+    for i in range(s):
+        for b in range(b_count):
+            for j in range(s):
+                out[i, b] += math.exp(-sum(abs(m[i, b, c] - m[j, b, c]) for c in range(c_count)))
+    return out
+
+
+def test_minibatch_features_against_loops():
+    from ganlib.models import minibatch_features
+
+    m = torch.randn(2, 3, 6, 4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    got = minibatch_features(m)
+    assert got.shape == (2, 3, 6, 4)
+    for k in range(2):
+        for g in range(3):
+            np.testing.assert_allclose(got[k, g].numpy(), minibatch_features_by_loops(m[k, g].numpy()), rtol=1e-14)
+    # Every value is its own neighbour (exp(0) = 1); a batch of equal values gives o = S everywhere.
+    assert (got >= 1).all()
+    assert torch.equal(minibatch_features(torch.zeros(1, 5, 2, 3)), torch.full((1, 5, 2), 5.0))
+
+
+def mbd(seeds=(1, 2, 3), sizes=(1, 6, 5, 1), kernels=4, dims=3, group=8, dtype=torch.float64):
+    from ganlib.models import MinibatchDiscriminator
+
+    return MinibatchDiscriminator(list(sizes), ["elu", "elu"], gens(*seeds), kernels, dims, group, dtype)
+
+
+def test_minibatch_discriminator_shapes_and_parameters():
+    net = mbd()
+    # Layer 2 sees the 6 hidden units and the 4 minibatch features; T maps 6 units to 4 x 3.
+    assert [tuple(p.shape) for p in net.params] == [(3, 1, 6), (3, 1, 6), (3, 10, 5), (3, 1, 5), (3, 5, 1),
+                                                    (3, 1, 1), (3, 6, 12)]
+    assert [tuple(w.shape) for w in net.weights] == [(3, 1, 6), (3, 10, 5), (3, 5, 1)]
+    assert net.tensor is net.params[-1]
+    # T is initialised like a bias-free nn.Linear from 6 inputs: uniform in +-1/sqrt(6).
+    assert net.tensor.abs().max() <= 1 / math.sqrt(6) and net.tensor.abs().max() > 0.5 / math.sqrt(6)
+    assert net(torch.randn(3, 16, 1, dtype=torch.float64)).shape == (3, 16, 1)
+    with pytest.raises(ValueError, match="whole batches of 8 values, got 12"):
+        net(torch.randn(3, 12, 1, dtype=torch.float64))
+    with pytest.raises(ValueError, match="at least one hidden layer"):
+        mbd(sizes=(1, 1))
+
+
+def test_minibatch_discriminator_equals_a_hand_forward_pass(numpy_mlp):
+    net = mbd()
+    x = torch.randn(3, 16, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    out = net(x).detach().numpy()
+    p = [q.detach().numpy() for q in net.params]
+    elu = lambda v: np.where(v > 0, v, np.expm1(np.minimum(v, 0)))  # noqa: E731
+    for k in range(3):
+        for batch in (slice(0, 8), slice(8, 16)):
+            h = elu(x[k, batch].numpy() @ p[0][k] + p[1][k])  # (8, 6)
+            o = minibatch_features_by_loops((h @ p[6][k]).reshape(8, 4, 3))  # (8, 4)
+            h2 = elu(np.concatenate([h, o], 1) @ p[2][k] + p[3][k])
+            np.testing.assert_allclose(out[k, batch], h2 @ p[4][k] + p[5][k], rtol=1e-12, atol=1e-12)
+
+
+def test_minibatch_features_compare_values_within_their_own_batch_and_run_only():
+    net = mbd()
+    x = torch.randn(3, 16, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    y = x.clone()
+    y[1, 3] += 2.0  # one value of run 1's first batch
+    a, b = net(x).detach(), net(y).detach()
+    # Its whole batch sees the change (the cross-sample features), the other batch and the other runs do not.
+    assert (a[1, :8] != b[1, :8]).all()
+    assert torch.equal(a[1, 8:], b[1, 8:]) and torch.equal(a[0], b[0]) and torch.equal(a[2], b[2])
+    # A loss of run 0 gives gradients to run 0's parameters only, T included.
+    grads = torch.autograd.grad(net(x)[0].sum(), net.params)
+    for g in grads:
+        assert torch.all(g[1:] == 0) and torch.any(g[0] != 0)
+
+
+def test_minibatch_discriminator_gradients_match_finite_differences():
+    net = mbd(seeds=(7,), group=4)
+    x = torch.randn(1, 8, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(6)).requires_grad_(True)
+    # Distinct values: |.| is smooth away from equal projections, where the paper's kernel has its kink.
+    assert torch.autograd.gradcheck(lambda v: net(v), (x,), eps=1e-6, atol=1e-6)
+    t = net.tensor.detach().clone().requires_grad_(True)
+
+    def through_t(tt):
+        params = net.params[:-1] + [tt]
+        h, m = net._first(x.detach(), params)
+        from ganlib.models import minibatch_features
+
+        o = minibatch_features(m.view(1, 2, 4, net.kernels, net.kernel_dims)).view(1, 8, net.kernels)
+        return net._rest(h, o, params)
+
+    assert torch.autograd.gradcheck(through_t, (t,), eps=1e-6, atol=1e-6)
+
+
+def test_a_value_scored_in_a_batch_equals_the_first_value_of_that_batch():
+    net = mbd(group=8)
+    g = torch.Generator().manual_seed(8)
+    rest = torch.randn(3, 7, 1, dtype=torch.float64, generator=g)
+    xq = torch.linspace(-2, 2, 5, dtype=torch.float64).view(1, 5, 1).expand(3, 5, 1)
+    got = net.in_batch(xq, rest).detach()
+    for q in range(5):
+        batch = torch.cat([xq[:, q : q + 1], rest], 1)
+        np.testing.assert_allclose(got[:, q].numpy(), net(batch)[:, 0].detach().numpy(), rtol=1e-13, atol=1e-13)
+
+
+def test_select_keeps_the_minibatch_layer():
+    net = mbd()
+    sub = net.select([2, 0])
+    x = torch.randn(2, 8, 1, dtype=torch.float64)
+    assert type(sub) is type(net) and sub.kernels == 4 and len(sub.params) == len(net.params)
+    full = net(torch.stack([x[1], x[0], x[0]]))
+    assert torch.allclose(sub(x), torch.stack([full[2], full[0]]).detach(), rtol=0, atol=1e-13)
+
+
+def test_scoring_values_in_a_batch_by_blocks_of_queries_changes_nothing(monkeypatch):
+    import ganlib.models as models
+
+    net = mbd(group=8)
+    rest = torch.randn(3, 7, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(9))
+    xq = torch.linspace(-2, 2, 11, dtype=torch.float64).view(1, 11, 1).expand(3, 11, 1)
+    whole = net.in_batch(xq, rest).detach()
+    # One block holds 3 runs x 7 values x 4 x 3 numbers per query: a limit of 300 makes blocks of 1 query.
+    monkeypatch.setattr(models, "_PAIR_BLOCK", 300)
+    # The layers then multiply 1 row instead of 11, which BLAS may sum in another order: a few ulp in float64.
+    np.testing.assert_allclose(net.in_batch(xq, rest).detach().numpy(), whole.numpy(), rtol=0, atol=1e-13)

@@ -78,6 +78,10 @@ F64_CASES = {
     "whole_sample": dict(generator="whole_sample", noise_dim=4, features="sorted"),
     "mixture-sets-steps": dict(target="mixture", noise="normal", sets=2, d_steps=2, g_steps=2, g_objective="minimax",
                                d_optimizer="rmsprop", d_momentum=0.5, g_optimizer="sgd", g_momentum=0.9, g_lr=1e-2),
+    # Minibatch discrimination: each run its own T, each batch compared within itself (two sets a step).
+    "minibatch": dict(features="minibatch", target="mixture", mixture_separation=0.96),
+    "minibatch-sets-wgan-gp": dict(features="minibatch", sets=2, loss="wgan-gp", gp_side="one-sided",
+                                   minibatch_kernels=3, minibatch_dims=2),
 }
 
 
@@ -86,7 +90,7 @@ def test_batched_runs_equal_separate_runs_float64(case, tiny):
     assert_batched_equals_separate(tiny(dtype="float64", rounds=200, **F64_CASES[case]), atol=1e-10)
 
 
-@pytest.mark.parametrize("case", ["value", "sorted", "wgan-gp"])
+@pytest.mark.parametrize("case", ["value", "sorted", "wgan-gp", "minibatch"])
 def test_batched_runs_equal_separate_runs_float32(case, tiny):
     # float32 ulps are 1e-7; 50 rounds amplify them to ~2e-7 (measured), so 1e-5. Skew and kurtosis divide
     # the 6e-8 relative rounding of outputs near 4 by a generated spread that is ~1e-3 early on: ~1e-4 error
@@ -528,13 +532,15 @@ MEMORY_CASES = {
     "random numbers": dict(seeds=64, batch_size=200, g_hidden=(8, 8), d_hidden=(8, 8), rounds=200,
                            eval_every=200, eval_samples=100),
     "wgan-gp": dict(seeds=4, loss="wgan-gp", features="value", sets=8, batch_size=4096, rounds=2, eval_every=1),
+    # Minibatch discrimination: the pairs of values in a batch (512^2 x B x C per run) dominate.
+    "minibatch": dict(seeds=4, features="minibatch", batch_size=512, rounds=2, eval_every=1),
 }
 
 
 @pytest.mark.parametrize("case", sorted(MEMORY_CASES))
 def test_memory_estimate_bounds_the_measured_peak(case):
     c = Config(**MEMORY_CASES[case])
-    assert estimate_memory(c).largest == ("training batch" if case == "wgan-gp" else case)
+    assert estimate_memory(c).largest == ("training batch" if case in ("wgan-gp", "minibatch") else case)
     got = measured_peak(c)
     # The estimate counts each phase's tensors as if all were alive at once, plus what the C allocator keeps
     # (_ALLOCATOR_SLACK). It must not fall below what the process takes: a config under the budget must really
@@ -759,3 +765,83 @@ def test_history_since_returns_exactly_what_was_recorded_after_a_point(tiny) -> 
         np.testing.assert_array_equal(evals[name], getattr(whole, name)[:, first.eval_round.size:])
     empty, no_rounds, _ = tr.history_since(whole.rounds, whole.eval_round.size)
     assert empty["d_loss"].shape == (tr.k, 0) and no_rounds.size == 0
+
+
+# ----- two modes and minibatch discrimination -----
+
+def test_the_trainer_trains_on_the_configured_separation(tiny):
+    tr = Trainer(tiny(target="mixture", mixture_separation=0.97, target_mean=-2.0, target_std=0.5))
+    assert tr.target.separation == 0.97 and (tr.target.mean, tr.target.std) == (-2.0, 0.5)
+    rnd = tr._draw_chunk(3)
+    real = rnd["real"].double().flatten()
+    # Standardised real data of s = 0.97: every value within 6 component std (0.24) of -0.97 or +0.97.
+    near = ((real.abs() - 0.97).abs() < 6 * math.sqrt(1 - 0.97**2))
+    assert near.all() and (real > 0).any() and (real < 0).any()
+
+
+def test_history_and_results_carry_the_mass_near_each_mode(tiny):
+    from ganlib.metrics import mode_masses
+
+    tr = Trainer(tiny(target="mixture", mixture_separation=0.96, rounds=50, eval_every=25)).step(50)
+    h = tr.history
+    assert h.mass_low.shape == h.gap_mass.shape == (3, 3)
+    assert np.all((h.mass_low >= 0) & (h.mass_low + h.mass_high + h.gap_mass <= 1 + 1e-12))
+    runs = tr.results(2000)
+    m = mode_masses(torch.from_numpy(tr.sample(2000)), tr.target)
+    for k, r in enumerate(runs):
+        assert (r.mass_low, r.mass_high, r.gap_mass) == pytest.approx(
+            (m["mass_low"][k].item(), m["mass_high"][k].item(), m["gap_mass"][k].item()), abs=1e-12)
+        assert r.label == label_run(r.mean, r.std, r.w1, tr.target, False, r.mass_low, r.mass_high)
+    # A normal target has no modes to count.
+    normal = Trainer(tiny(rounds=0)).results(200)
+    assert all(math.isnan(r.mass_low) and math.isnan(r.gap_mass) for r in normal)
+
+
+def test_a_generator_on_one_mode_is_labelled_mode_dropped(tiny):
+    tr = Trainer(tiny(target="mixture", mixture_separation=0.96, rounds=0, seeds=2))
+    # G set by hand (standardised units): hidden unit 0 carries z through elu, then sigmoid(4 z), which runs
+    # from 0.5 to 0.982; the output 1.245 sigmoid(4 z) + 0.0375 covers [0.66, 1.26], inside the upper mode's
+    # window 0.96 +- 2 x 0.28, with a spread of about a component's (std 0.17, above the collapse line 0.1).
+    with torch.no_grad():
+        for p in tr.G.params:
+            p.zero_()
+        tr.G.params[0][:, 0, 0] = 1.0
+        tr.G.params[2][:, 0, 0] = 4.0
+        tr.G.params[4][:, 0, 0] = 1.245
+        tr.G.params[5].fill_(0.0375)
+    runs = tr.results(4000)
+    assert [r.label for r in runs] == ["mode dropped", "mode dropped"]
+    assert all(r.mass_low == 0.0 and r.mass_high > 0.9 for r in runs)
+
+
+def test_minibatch_discrimination_trains_and_draws_a_curve_in_a_batch_of_gs_values(tiny):
+    from ganlib.models import MinibatchDiscriminator
+
+    tr = Trainer(tiny(features="minibatch", rounds=20, eval_every=10, dtype="float64"))
+    assert isinstance(tr.D, MinibatchDiscriminator) and tr.D.group == 16
+    before = [p.detach().clone() for p in tr.D.params]
+    tr.step(20)
+    assert all(not torch.equal(a, b) for a, b in zip(before, tr.D.params))  # T trains too
+    x = np.linspace(0, 8, 11)
+    curve = tr.discriminator_curve(x)
+    assert curve.shape == (3, 11) and np.all((curve > 0) & (curve < 1))
+    # The curve is D's output at x joined with 15 of G's values from the evaluation noise.
+    rest = tr.G(tr._z_eval[:, :15]).detach()
+    xt = torch.from_numpy((x - 4.0) / 1.25).view(1, -1, 1).expand(3, -1, 1)
+    for q in (0, 5):
+        batch = torch.cat([xt[:, q : q + 1], rest], 1)
+        want = torch.sigmoid(tr.D(batch)[:, 0, 0]).detach().numpy()
+        np.testing.assert_allclose(curve[:, q], want, rtol=0, atol=1e-12)
+    assert np.array_equal(curve, tr.discriminator_curve(x))  # the same batch every call
+
+
+def test_the_memory_estimate_counts_minibatch_discrimination():
+    base = Config(seeds=8, batch_size=256, rounds=2, eval_every=1)
+    plain, mbd = estimate_memory(base.replace(features="value")), estimate_memory(base.replace(features="minibatch"))
+    # The pairs: 8 runs x 256^2 values x 5 kernels x (2 x 3 + 2) numbers of 4 bytes, per D pass (at least two).
+    pairs = 8 * 256 * 256 * 5 * 8 * 4
+    assert mbd.parts["training batch"] - plain.parts["training batch"] >= 2 * pairs
+    # T and the second layer's 5 extra inputs: (50 x 5 x 3 + 5 x 50) x 8 runs x 4 copies (Adam) x 4 bytes.
+    assert mbd.parts["networks"] - plain.parts["networks"] == (50 * 15 + 5 * 50) * 8 * 4 * 4
+    with pytest.raises(ValueError, match="training batch"):
+        Trainer(Config(features="minibatch", batch_size=4096, seeds=8))

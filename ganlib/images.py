@@ -600,27 +600,35 @@ def plot_digits(images: np.ndarray, ax: Any, cols: int = 8, title: str | None = 
 
 
 def plot_critic_and_frechet(history: DigitsHistory, window: int, ax: Any, title: str | None = None,
-                            label: str = "critic's estimate", mark: int | None = None) -> Any:
-    """The Frechet distance (log scale, left) and the critic's estimate (right) over one run's rounds.
+                            label: str = "critic's estimate", mark: int | None = None,
+                            floor: float | None = None, d_steps: int | None = None) -> Any:
+    """The Frechet distance (log scale, left) and the critic's estimate (right) over one run.
 
-    Returns the right-hand axis. `mark` draws a vertical line at that evaluation's round.
+    Returns the right-hand axis. `mark` draws a vertical line at that evaluation ("checkpoint"),
+    `floor` a dashed line at the real-against-real Frechet floor. With `d_steps` (the run's critic
+    steps per round) the x-axis counts D updates, so runs with different `d_steps` line up; without
+    it, rounds. A small legend names every line.
     """
     from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
-    rounds = np.asarray(history.eval_round)
-    ax.plot(rounds, history.frechet, color="#1f77b4", lw=2, label="Frechet distance")
+    x = np.asarray(history.eval_round) * (1 if d_steps is None else d_steps)
+    ax.plot(x, history.frechet, color="#1f77b4", lw=2, label="Frechet distance")
+    if floor is not None:
+        ax.axhline(floor, color="#1f77b4", ls="--", lw=1, label="Frechet floor (real vs real)")
     ax.set_yscale("log")
     # ticks at 1, 2, 5 x 10^k written plainly (0.5, 1, 2, 5, 10, 20) rather than as powers of ten
     ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
     ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
     ax.yaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlabel("round")
+    ax.set_xlabel("round" if d_steps is None else "D updates")
     ax.set_ylabel("Frechet distance", color="#1f77b4")
-    twin = ax.twinx()
-    twin.plot(rounds[1:], history.estimate_at_evals(window)[1:], color="#d62728", lw=1.5, label=label)
-    twin.set_ylabel(label, color="#d62728")
     if mark is not None:
-        ax.axvline(history.eval_round[mark], color="k", ls=":", lw=1)
+        ax.axvline(x[mark], color="k", ls=":", lw=1, label="checkpoint")
+    twin = ax.twinx()
+    twin.plot(x[1:], history.estimate_at_evals(window)[1:], color="#d62728", lw=1.5, label=label)
+    twin.set_ylabel(label, color="#d62728")
+    handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
+    twin.legend(handles=handles, fontsize=7, loc="upper right", framealpha=0.8)
     if title:
         ax.set_title(title, fontsize=10)
     return twin

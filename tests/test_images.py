@@ -248,6 +248,16 @@ def test_plot_critic_and_frechet_draws_both_curves() -> None:
     assert np.allclose(axes[0, 0].lines[0].get_ydata(), [9, 3, 1])
     assert np.allclose(twin.lines[0].get_ydata(), [1.5, 3.5])  # means of the two rounds before each evaluation
     assert axes[0, 0].lines[1].get_xdata()[0] == 2  # the mark at evaluation 1, round 2
+    assert axes[0, 0].get_xlabel() == "round"
+    # in D updates (5 per round), with the floor: every line is in the legend
+    fig, axes = plots.new_figure(1, 1, 4, 3)
+    twin = I.plot_critic_and_frechet(h, 2, axes[0, 0], mark=2, floor=0.5, d_steps=5)
+    assert np.allclose(axes[0, 0].lines[0].get_xdata(), [0, 10, 20])
+    assert np.allclose(twin.lines[0].get_xdata(), [10, 20])
+    assert np.allclose(axes[0, 0].lines[1].get_ydata(), 0.5) and axes[0, 0].lines[2].get_xdata()[0] == 20
+    assert axes[0, 0].get_xlabel() == "D updates"
+    assert [t.get_text() for t in twin.get_legend().get_texts()] == [
+        "Frechet distance", "Frechet floor (real vs real)", "checkpoint", "critic's estimate"]
 
 
 # ----------------------------------------------------------------------------------------------

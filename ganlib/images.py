@@ -729,6 +729,8 @@ def add_digits_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=None, help="the learning rate of both networks")
     p.add_argument("--clip", type=float, default=None, help="wgan: clip critic weights to [-c, c]")
     p.add_argument("--gp-weight", type=float, default=None, help="wgan-gp: the penalty's weight")
+    p.add_argument("--critic-norm", choices=CRITIC_NORMS, default=None, help="the critic's normalisation (default: "
+                   "batch for bce and wgan, layer for wgan-gp)")
     p.add_argument("--n", type=int, default=2000, help="digits to generate and measure (default 2000)")
     p.add_argument("--samples", metavar="PATH", help="write the generated digits as an (n, 8, 8) .npy, 0-16 scale")
     p.add_argument("--json", metavar="PATH", help="write the config, the measurements and the history as JSON")
@@ -747,7 +749,7 @@ def run_digits(args: argparse.Namespace) -> int:
     A bad value raises ValueError with one line (the caller prints it and exits with status 2).
     """
     changes: dict[str, Any] = {"seed": args.seed}
-    for name in ("rounds", "d_steps", "clip", "gp_weight"):
+    for name in ("rounds", "d_steps", "clip", "gp_weight", "critic_norm"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
     if args.lr is not None:
@@ -767,8 +769,8 @@ def run_digits(args: argparse.Namespace) -> int:
         print(file=sys.stderr)
     m, corr, tr = result.metrics, result.critic_vs_frechet, result.trainer
     steps = f"{config.d_steps} {'D' if config.loss == 'bce' else 'critic'} step{'s' if config.d_steps > 1 else ''}"
-    print(f"loss {config.loss}, seed {config.seed}: {config.rounds} rounds ({steps} and 1 G step each) in "
-          f"{tr.seconds:.1f} s")
+    print(f"loss {config.loss}, seed {config.seed}, critic norm {config.critic_norm}: {config.rounds} rounds ({steps} "
+          f"and 1 G step each) in {tr.seconds:.1f} s")
     print(f"classifier (held-out accuracy {judge.accuracy:.3f}) assigns the {m['n']} digits: "
           + " ".join(f"{c}:{s:.0%}" for c, s in enumerate(m["class_shares"])))
     print(f"classes with >= {COVERAGE_SHARE:.0%}: {m['classes_covered']}/{N_CLASSES}")

@@ -380,7 +380,7 @@ def test_critic_vs_frechet_skips_round_zero() -> None:
 def test_digits_command_writes_samples_and_json(tmp_path) -> None:
     js, npy = tmp_path / "r.json", tmp_path / "s.npy"
     argv = [sys.executable, "-m", "ganlib", "digits", "--loss", "wgan", "--seed", "3", "--rounds", "4",
-            "--n", "1000", "--samples", str(npy), "--json", str(js)]
+            "--n", "1000", "--samples", str(npy), "--json", str(js), "--critic-norm", "layer"]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "classes with >= 4%:" in proc.stdout and "Frechet distance" in proc.stdout
@@ -388,6 +388,7 @@ def test_digits_command_writes_samples_and_json(tmp_path) -> None:
     assert x.shape == (1000, 8, 8) and x.dtype == np.float32 and x.min() >= 0 and x.max() <= 16
     data = json.loads(js.read_text())
     assert data["config"]["loss"] == "wgan" and data["config"]["rounds"] == 4 and data["config"]["clip"] == 0.01
+    assert data["config"]["critic_norm"] == "layer" and "critic norm layer" in proc.stdout
     assert {"classes_covered", "frechet", "frechet_floor", "nn_ratio", "class_shares"} <= set(data["metrics"])
     assert data["history"]["eval_round"][0] == 0
     # same seed, same numbers: a second run in this process gives the same images
@@ -404,6 +405,7 @@ def test_digits_command_writes_samples_and_json(tmp_path) -> None:
     (["digits", "--n", "10"], "n=10"),
     (["digits", "--seed", "x"], "invalid int"),
     (["digits", "--bogus"], "unrecognized"),
+    (["digits", "--critic-norm", "group"], "invalid choice"),
 ])
 def test_digits_bad_flags_exit_2_with_one_line(argv, words, capsys) -> None:
     try:

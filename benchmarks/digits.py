@@ -3,7 +3,8 @@
     OMP_NUM_THREADS=1 python benchmarks/digits.py --seeds 0 1 2 3 4 --jobs 2 --json digits.json
 
 Each (loss, seed) is `python -m ganlib digits --loss L --seed S` run in-process: the article's
-DCGAN-style G and critic, then the judge's measurements on 2,000 generated digits. Per loss the table
+DCGAN-style G and critic (for wgan-gp a critic with a layer norm in place of BatchNorm), then the
+judge's measurements on 2,000 generated digits. Per loss the table
 gives: classes covered (>= 4% of the digits), the Frechet distance in the classifier's feature space
 against its floor (held-out real digits against the training half), the nearest-neighbour ratio
 (median distance of a generated digit to its nearest training digit over the same for held-out real

@@ -981,18 +981,22 @@ register(Exercise(
 register(predict_choice(
     "06.copycat",
     ("A 'generator' that returns the training digits themselves, untouched, is no generator at all. Which "
-     "measurement exposes it? Answer 'class shares', 'Frechet distance' or 'nearest neighbour'."),
+     "measurement flags each copied digit? Answer 'class shares', 'Frechet distance' or 'nearest neighbour'."),
     "nearest neighbour",
     options=("class shares", "Frechet distance", "nearest neighbour"),
-    why=("Copies of the training digits have the real class shares and a Frechet distance to the training half of "
-         "0, below even the floor that two real halves reach; only the distance to the nearest training digit, "
-         "0 for every copy against about 17 grey levels between real digits, gives them away."),
+    why=("The distance to the nearest training digit is 0 for every copy, against about 17 grey levels from a "
+         "held-out real digit to its nearest training digit: it flags each copy. The Frechet distance only hints "
+         "at copying: the first 896 of the copies are 896 of the 901 training digits, so it comes out near 0, far "
+         "below the floor that two real halves reach, and a value far below the floor is itself a warning; but it "
+         "is one number for the whole set and names no copied digit. The class shares are the training digits' "
+         "own and cannot see copying at all."),
     hints=("Ask what each measurement compares the generated digits with: the classes, the whole cloud of "
            "features, or each single training digit.",),
     wrong_reasons={
         "class shares": "copies of the training digits have exactly the training digits' class shares.",
-        "Frechet distance": ("the training digits' features have exactly the training digits' mean and covariance: "
-                             "their Frechet distance to them is 0, better than the real floor."),
+        "Frechet distance": ("the copies' features have almost the training digits' mean and covariance, so their "
+                             "Frechet distance is far below the real floor: a warning sign, but one number for the "
+                             "whole set, which does not say which digits are copies."),
     },
 ))
 
@@ -1002,9 +1006,8 @@ register(predict_range(
     ("The article says WGAN 'basically solves mode collapse', which the vanilla GAN suffers from. How many of the "
      "ten digits will notebook 06's vanilla DCGAN (loss 'bce') cover, that is, draw as at least 4% of its digits?"),
     9, 10, unit="digits covered", integer=True, reference=10,
-    why=("On these 8x8 digits, with the article's architecture and BatchNorm in both networks, the vanilla DCGAN "
-         "covered nine or ten digits on every seed block we tried: it did not collapse, so WGAN had no digit to "
-         "rescue."),
+    why=("On these 8x8 digits, with the article's architecture, the vanilla DCGAN covered nine or ten digits on "
+         "every seed block we tried: it did not collapse, so there was at most one digit for WGAN to rescue."),
     hints=("Mode collapse needs a reason: a D that lets G win with a few digits. Look at the class shares figure "
            "after you have committed to a number.",),
     mistakes=(("the article's picture of a collapsed vanilla GAN: a few digits only", 3),

@@ -49,6 +49,8 @@ N_CLASSES = 10
 COVERAGE_SHARE = 0.04
 IMAGE_LOSSES = ("bce", "wgan", "wgan-gp")
 IMAGE_OPTIMIZERS = ("adam", "rmsprop")
+# The critic's normalisation after its second convolution (see Critic).
+CRITIC_NORMS = ("batch", "layer", "none")
 # Streams of a run, as in ganlib.train: G's and D's initial weights, training batches (real images,
 # noise, penalty mixing weights), the evaluation noise (fixed for the whole run), the sampling noise.
 _STREAMS = ("g_init", "d_init", "data", "eval", "sample")
@@ -113,7 +115,8 @@ def weights_init_(module: nn.Module, generator: torch.Generator) -> None:
     """The article's initialisation: conv weights N(0, 0.02), BatchNorm weights N(1, 0.02), biases 0.
 
     It draws from `generator`, not from torch's global random state, so a run's weights depend on
-    its seed only. The convolutions have no bias (the BatchNorm after them has one).
+    its seed only. The convolutions have no bias (the normalisation after them has one). The
+    WGAN-GP critic's layer norm (GroupNorm) starts as the WGAN-GP code starts it: scales 1, shifts 0.
     """
     with torch.no_grad():
         for m in module.modules():
@@ -121,6 +124,9 @@ def weights_init_(module: nn.Module, generator: torch.Generator) -> None:
                 m.weight.normal_(0.0, 0.02, generator=generator)
             elif isinstance(m, nn.BatchNorm2d):
                 m.weight.normal_(1.0, 0.02, generator=generator)
+                m.bias.zero_()
+            elif isinstance(m, nn.GroupNorm):
+                m.weight.fill_(1.0)
                 m.bias.zero_()
 
 
@@ -147,15 +153,27 @@ class Generator(nn.Module):
 
 
 class Critic(nn.Module):
-    """images (N, 1, 8, 8) -> raw scores (N,): 8x8 -> 4x4 -> 2x2 -> 1, no sigmoid."""
+    """images (N, 1, 8, 8) -> raw scores (N,): 8x8 -> 4x4 -> 2x2 -> 1, no sigmoid.
 
-    def __init__(self, ndf: int = 32) -> None:
+    `norm` is the normalisation after the second convolution: "batch" is the article's BatchNorm2d
+    (statistics over the batch, so one image's score depends on the others beside it); "layer" is
+    the WGAN-GP code's layer norm, statistics over each image's own channels and pixels with one
+    scale and shift per channel (GroupNorm with a single group is exactly that); "none" leaves it out.
+    A gradient penalty needs the gradient of each image's own score, so WGAN-GP takes "layer".
+    """
+
+    def __init__(self, ndf: int = 32, norm: str = "batch") -> None:
         super().__init__()
+        if norm not in CRITIC_NORMS:
+            raise ValueError(f"norm={norm!r} is not allowed: choose one of {', '.join(CRITIC_NORMS)}")
+        self.norm = norm
+        middle: list[nn.Module] = {"batch": [nn.BatchNorm2d(ndf * 2)], "layer": [nn.GroupNorm(1, ndf * 2)],
+                                   "none": []}[norm]
         self.main = nn.Sequential(
-            nn.Conv2d(1, ndf, 4, 2, 1, bias=False),  # down: ndf x 4 x 4 (no BatchNorm, as in the article)
+            nn.Conv2d(1, ndf, 4, 2, 1, bias=False),  # down: ndf x 4 x 4 (no normalisation, as in the article)
             nn.LeakyReLU(0.2, inplace=True),
             nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False),  # down: (ndf*2) x 2 x 2
-            nn.BatchNorm2d(ndf * 2),
+            *middle,
             nn.LeakyReLU(0.2, inplace=True),
             nn.Conv2d(ndf * 2, 1, 2, 1, 0, bias=False),  # score: 1 x 1 x 1
         )
@@ -316,7 +334,9 @@ class DigitsConfig:
     `optimizer` with their own learning rate. `beta1` and `beta2` are Adam's; with RMSProp `beta2` is
     its smoothing constant (torch's alpha) and `beta1` is unused. Both learning rates fall
     geometrically to `lr_decay` times their value by the last round. `clip` applies to loss 'wgan'
-    only, `gp_weight` and `gp_side` to 'wgan-gp' only. The defaults are digits_config('wgan-gp').
+    only, `gp_weight` and `gp_side` to 'wgan-gp' only. `critic_norm` is the critic's normalisation
+    (see Critic): the article's "batch" for bce and wgan, a per-image "layer" norm for wgan-gp. The
+    defaults are digits_config('wgan-gp').
     """
 
     loss: str = "wgan-gp"
@@ -327,6 +347,7 @@ class DigitsConfig:
     nz: int = 32
     ngf: int = 32
     ndf: int = 32
+    critic_norm: str = "layer"
     optimizer: str = "adam"
     d_lr: float = 3e-4
     g_lr: float = 3e-4
@@ -349,6 +370,8 @@ class DigitsConfig:
             bad("optimizer", "choose one of " + ", ".join(IMAGE_OPTIMIZERS))
         if self.gp_side not in GP_SIDES:
             bad("gp_side", "choose one of " + ", ".join(GP_SIDES))
+        if self.critic_norm not in CRITIC_NORMS:
+            bad("critic_norm", "choose one of " + ", ".join(CRITIC_NORMS))
         for name, lo, hi in (("seed", 0, MAX_SEED), ("rounds", 1, MAX_ROUNDS), ("d_steps", 1, 100),
                              ("batch_size", 2, 4096), ("nz", 1, 1024), ("ngf", 1, 1024), ("ndf", 1, 1024),
                              ("eval_every", 1, MAX_ROUNDS), ("grid", 1, 1024)):
@@ -378,16 +401,18 @@ class DigitsConfig:
 # 64 real digits, which takes under a minute of one CPU thread for each.
 # bce: the vanilla DCGAN (Adam 2e-4, beta1 0.5, one D step per G step, the non-saturating G loss).
 # wgan: the article exactly (RMSProp 5e-5, every critic parameter clipped to 0.01, 5 critic steps).
-# wgan-gp: Gulrajani et al.'s recipe (penalty 10, Adam with betas (0.5, 0.9), 5 critic steps) with the
-# learning rate raised from 1e-4 to 3e-4 and decayed to a tenth by the last round: at 1e-4 the Frechet
-# distance was still 11 (of 30 at the start) after 300 rounds, at 3e-4 it is below 1 by round 800.
+# wgan-gp: Gulrajani et al.'s recipe (penalty 10, Adam with betas (0.5, 0.9), 5 critic steps, and a
+# critic with layer normalisation in place of BatchNorm, their section 4: the penalty needs each
+# image's own gradient, which a batch-normalised score does not have) with the learning rate raised
+# from 1e-4 to 3e-4 and decayed to a tenth by the last round: at 1e-4 the Frechet distance was still
+# 11 (of 30 at the start) after 300 rounds, at 3e-4 it is below 1 by round 800.
 LOSS_DEFAULTS: dict[str, dict[str, Any]] = {
     "bce": dict(rounds=4000, d_steps=1, optimizer="adam", d_lr=2e-4, g_lr=2e-4, beta1=0.5, beta2=0.999,
-                lr_decay=1.0, eval_every=200),
+                lr_decay=1.0, eval_every=200, critic_norm="batch"),
     "wgan": dict(rounds=800, d_steps=5, optimizer="rmsprop", d_lr=5e-5, g_lr=5e-5, beta1=0.0, beta2=0.99,
-                 clip=0.01, lr_decay=1.0, eval_every=40),
+                 clip=0.01, lr_decay=1.0, eval_every=40, critic_norm="batch"),
     "wgan-gp": dict(rounds=800, d_steps=5, optimizer="adam", d_lr=3e-4, g_lr=3e-4, beta1=0.5, beta2=0.9,
-                    gp_weight=10.0, lr_decay=0.1, eval_every=40),
+                    gp_weight=10.0, lr_decay=0.1, eval_every=40, critic_norm="layer"),
 }
 
 
@@ -440,7 +465,7 @@ class DigitsTrainer:
         self.judge = judge if judge is not None else default_judge()
         self.rng = _generators(c.seed)
         self.G = Generator(c.nz, c.ngf)
-        self.D = Critic(c.ndf)
+        self.D = Critic(c.ndf, c.critic_norm)
         weights_init_(self.G, self.rng["g_init"])
         weights_init_(self.D, self.rng["d_init"])
         self.real = torch.tensor(to_unit(self.judge.digits.train), dtype=torch.float32).unsqueeze(1)
@@ -575,27 +600,35 @@ def plot_digits(images: np.ndarray, ax: Any, cols: int = 8, title: str | None = 
 
 
 def plot_critic_and_frechet(history: DigitsHistory, window: int, ax: Any, title: str | None = None,
-                            label: str = "critic's estimate", mark: int | None = None) -> Any:
-    """The Frechet distance (log scale, left) and the critic's estimate (right) over one run's rounds.
+                            label: str = "critic's estimate", mark: int | None = None,
+                            floor: float | None = None, d_steps: int | None = None) -> Any:
+    """The Frechet distance (log scale, left) and the critic's estimate (right) over one run.
 
-    Returns the right-hand axis. `mark` draws a vertical line at that evaluation's round.
+    Returns the right-hand axis. `mark` draws a vertical line at that evaluation ("checkpoint"),
+    `floor` a dashed line at the real-against-real Frechet floor. With `d_steps` (the run's critic
+    steps per round) the x-axis counts D updates, so runs with different `d_steps` line up; without
+    it, rounds. A small legend names every line.
     """
     from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
-    rounds = np.asarray(history.eval_round)
-    ax.plot(rounds, history.frechet, color="#1f77b4", lw=2, label="Frechet distance")
+    x = np.asarray(history.eval_round) * (1 if d_steps is None else d_steps)
+    ax.plot(x, history.frechet, color="#1f77b4", lw=2, label="Frechet distance")
+    if floor is not None:
+        ax.axhline(floor, color="#1f77b4", ls="--", lw=1, label="Frechet floor (real vs real)")
     ax.set_yscale("log")
     # ticks at 1, 2, 5 x 10^k written plainly (0.5, 1, 2, 5, 10, 20) rather than as powers of ten
     ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
     ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
     ax.yaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlabel("round")
+    ax.set_xlabel("round" if d_steps is None else "D updates")
     ax.set_ylabel("Frechet distance", color="#1f77b4")
-    twin = ax.twinx()
-    twin.plot(rounds[1:], history.estimate_at_evals(window)[1:], color="#d62728", lw=1.5, label=label)
-    twin.set_ylabel(label, color="#d62728")
     if mark is not None:
-        ax.axvline(history.eval_round[mark], color="k", ls=":", lw=1)
+        ax.axvline(x[mark], color="k", ls=":", lw=1, label="checkpoint")
+    twin = ax.twinx()
+    twin.plot(x[1:], history.estimate_at_evals(window)[1:], color="#d62728", lw=1.5, label=label)
+    twin.set_ylabel(label, color="#d62728")
+    handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
+    twin.legend(handles=handles, fontsize=7, loc="upper right", framealpha=0.8)
     if title:
         ax.set_title(title, fontsize=10)
     return twin
@@ -696,6 +729,8 @@ def add_digits_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=None, help="the learning rate of both networks")
     p.add_argument("--clip", type=float, default=None, help="wgan: clip critic weights to [-c, c]")
     p.add_argument("--gp-weight", type=float, default=None, help="wgan-gp: the penalty's weight")
+    p.add_argument("--critic-norm", choices=CRITIC_NORMS, default=None, help="the critic's normalisation (default: "
+                   "batch for bce and wgan, layer for wgan-gp)")
     p.add_argument("--n", type=int, default=2000, help="digits to generate and measure (default 2000)")
     p.add_argument("--samples", metavar="PATH", help="write the generated digits as an (n, 8, 8) .npy, 0-16 scale")
     p.add_argument("--json", metavar="PATH", help="write the config, the measurements and the history as JSON")
@@ -714,7 +749,7 @@ def run_digits(args: argparse.Namespace) -> int:
     A bad value raises ValueError with one line (the caller prints it and exits with status 2).
     """
     changes: dict[str, Any] = {"seed": args.seed}
-    for name in ("rounds", "d_steps", "clip", "gp_weight"):
+    for name in ("rounds", "d_steps", "clip", "gp_weight", "critic_norm"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
     if args.lr is not None:
@@ -734,8 +769,8 @@ def run_digits(args: argparse.Namespace) -> int:
         print(file=sys.stderr)
     m, corr, tr = result.metrics, result.critic_vs_frechet, result.trainer
     steps = f"{config.d_steps} {'D' if config.loss == 'bce' else 'critic'} step{'s' if config.d_steps > 1 else ''}"
-    print(f"loss {config.loss}, seed {config.seed}: {config.rounds} rounds ({steps} and 1 G step each) in "
-          f"{tr.seconds:.1f} s")
+    print(f"loss {config.loss}, seed {config.seed}, critic norm {config.critic_norm}: {config.rounds} rounds ({steps} "
+          f"and 1 G step each) in {tr.seconds:.1f} s")
     print(f"classifier (held-out accuracy {judge.accuracy:.3f}) assigns the {m['n']} digits: "
           + " ".join(f"{c}:{s:.0%}" for c, s in enumerate(m["class_shares"])))
     print(f"classes with >= {COVERAGE_SHARE:.0%}: {m['classes_covered']}/{N_CLASSES}")

@@ -93,6 +93,43 @@ def test_weights_init_draws_the_articles_normals_from_the_given_stream() -> None
     assert all(torch.equal(a, b) for a, b in zip(g.parameters(), g2.parameters()))
 
 
+def test_layer_norm_critic_scores_each_image_on_its_own_and_batch_norm_does_not(judge: I.Judge) -> None:
+    # WGAN-GP's penalty needs grad f(x_i) of each image's own score; with BatchNorm in train mode a
+    # score also depends on the other images of the batch (Gulrajani et al., section 4).
+    torch.manual_seed(0)
+    x = torch.rand(6, 1, 8, 8) * 2 - 1
+    layer, batch = I.Critic(ndf=8, norm="layer"), I.Critic(ndf=8, norm="batch")
+    assert [type(m) for m in layer.main] == [nn.Conv2d, nn.LeakyReLU, nn.Conv2d, nn.GroupNorm, nn.LeakyReLU,
+                                             nn.Conv2d]
+    assert [type(m) for m in I.Critic(ndf=8, norm="none").main] == [nn.Conv2d, nn.LeakyReLU, nn.Conv2d,
+                                                                     nn.LeakyReLU, nn.Conv2d]
+    I.weights_init_(layer, torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        layer.main[3].weight.normal_()  # scales and shifts away from 1 and 0, so they are tested too
+        layer.main[3].bias.normal_()
+        together = layer(x)
+        alone = torch.cat([layer(x[i:i + 1]) for i in range(6)])
+        # oracle: the layer norm written out, statistics over each image's 16 x 2 x 2 activations
+        h = layer.main[:3](x)
+        mu, var = h.mean(dim=(1, 2, 3), keepdim=True), h.var(dim=(1, 2, 3), unbiased=False, keepdim=True)
+        h = (h - mu) / torch.sqrt(var + layer.main[3].eps)
+        h = h * layer.main[3].weight.view(1, -1, 1, 1) + layer.main[3].bias.view(1, -1, 1, 1)
+        by_hand = layer.main[5](layer.main[4](h)).view(-1)
+        batch_together = batch(x)
+        batch_pairs = torch.cat([batch(x[i:i + 2]) for i in range(0, 6, 2)])
+    # float32 sums over at most 64 terms of size ~1: 1e-5 absolute is a hundred times their rounding
+    assert torch.allclose(together, alone, atol=1e-5) and torch.allclose(together, by_hand, atol=1e-5)
+    assert (batch_together - batch_pairs).abs().max() > 1e-2  # the same images, other neighbours
+    with pytest.raises(ValueError, match="^norm='group' is not allowed"):
+        I.Critic(norm="group")
+    assert I.digits_config("wgan-gp").critic_norm == "layer"
+    assert I.digits_config("wgan").critic_norm == I.digits_config("bce").critic_norm == "batch"
+    t = I.DigitsTrainer(I.digits_config("wgan-gp"), judge)
+    assert any(isinstance(m, nn.GroupNorm) for m in t.D.modules())
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in t.D.modules())
+    assert torch.all(t.D.main[3].weight == 1) and torch.all(t.D.main[3].bias == 0)
+
+
 # ----------------------------------------------------------------------------------------------
 # the judge's pieces, against independent oracles
 # ----------------------------------------------------------------------------------------------
@@ -211,6 +248,16 @@ def test_plot_critic_and_frechet_draws_both_curves() -> None:
     assert np.allclose(axes[0, 0].lines[0].get_ydata(), [9, 3, 1])
     assert np.allclose(twin.lines[0].get_ydata(), [1.5, 3.5])  # means of the two rounds before each evaluation
     assert axes[0, 0].lines[1].get_xdata()[0] == 2  # the mark at evaluation 1, round 2
+    assert axes[0, 0].get_xlabel() == "round"
+    # in D updates (5 per round), with the floor: every line is in the legend
+    fig, axes = plots.new_figure(1, 1, 4, 3)
+    twin = I.plot_critic_and_frechet(h, 2, axes[0, 0], mark=2, floor=0.5, d_steps=5)
+    assert np.allclose(axes[0, 0].lines[0].get_xdata(), [0, 10, 20])
+    assert np.allclose(twin.lines[0].get_xdata(), [10, 20])
+    assert np.allclose(axes[0, 0].lines[1].get_ydata(), 0.5) and axes[0, 0].lines[2].get_xdata()[0] == 20
+    assert axes[0, 0].get_xlabel() == "D updates"
+    assert [t.get_text() for t in twin.get_legend().get_texts()] == [
+        "Frechet distance", "Frechet floor (real vs real)", "checkpoint", "critic's estimate"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -272,7 +319,7 @@ def test_wgan_clips_every_critic_parameter(judge: I.Judge) -> None:
 
 def test_gradient_penalty_on_flattened_images_equals_a_direct_4d_computation() -> None:
     torch.manual_seed(0)
-    critic = I.Critic(ndf=8)
+    critic = I.Critic(ndf=8, norm="layer")  # WGAN-GP's critic
     real, fake = torch.rand(12, 1, 8, 8) * 2 - 1, torch.rand(12, 1, 8, 8) * 2 - 1
     eps = torch.rand(1, 12, 1)
     ours = gradient_penalty(lambda x: critic(x).view(1, -1, 1), real.reshape(1, 12, 64), fake.reshape(1, 12, 64), eps)
@@ -285,9 +332,10 @@ def test_gradient_penalty_on_flattened_images_equals_a_direct_4d_computation() -
 
 
 def test_the_first_100_rounds_of_wgan_gp_move_towards_the_digits(judge: I.Judge) -> None:
-    # The default wgan-gp recipe, first 100 of its 800 rounds: the Frechet distance fell from 29-32 at
-    # initialisation to 15-18 on seeds 0-3 (ratios 0.46-0.61). A run that did not train, or whose critic
-    # pushed G the wrong way, stays near 30 or rises; 0.8 separates the two with room on both sides.
+    # The default wgan-gp recipe (layer-norm critic), first 100 of its 800 rounds: the Frechet distance
+    # fell from 29-33 at initialisation to 12-14 on seeds 0-3 (ratios 0.39-0.46). A run that did not
+    # train, or whose critic pushed G the wrong way, stays near 30 or rises; 0.8 separates the two with
+    # room on both sides.
     t = I.DigitsTrainer(I.digits_config("wgan-gp", seed=0, eval_every=100), judge)
     t.step(100)
     assert t.history.frechet[-1] < 0.8 * t.history.frechet[0]
@@ -297,7 +345,8 @@ def test_config_rejects_bad_values_with_one_line() -> None:
     for changes, field in [({"rounds": 0}, "rounds"), ({"d_lr": 0.0}, "d_lr"), ({"g_lr": float("nan")}, "g_lr"),
                            ({"loss": "hinge"}, "loss"), ({"beta1": 1.0}, "beta1"), ({"clip": -1.0}, "clip"),
                            ({"batch_size": 1}, "batch_size"), ({"seed": -1}, "seed"),
-                           ({"optimizer": "sgd"}, "optimizer"), ({"gp_side": "both"}, "gp_side")]:
+                           ({"optimizer": "sgd"}, "optimizer"), ({"gp_side": "both"}, "gp_side"),
+                           ({"critic_norm": "group"}, "critic_norm")]:
         with pytest.raises(ValueError, match=f"^{field}=") as info:
             I.DigitsConfig(**changes)
         assert "\n" not in str(info.value)
@@ -331,7 +380,7 @@ def test_critic_vs_frechet_skips_round_zero() -> None:
 def test_digits_command_writes_samples_and_json(tmp_path) -> None:
     js, npy = tmp_path / "r.json", tmp_path / "s.npy"
     argv = [sys.executable, "-m", "ganlib", "digits", "--loss", "wgan", "--seed", "3", "--rounds", "4",
-            "--n", "1000", "--samples", str(npy), "--json", str(js)]
+            "--n", "1000", "--samples", str(npy), "--json", str(js), "--critic-norm", "layer"]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "classes with >= 4%:" in proc.stdout and "Frechet distance" in proc.stdout
@@ -339,6 +388,7 @@ def test_digits_command_writes_samples_and_json(tmp_path) -> None:
     assert x.shape == (1000, 8, 8) and x.dtype == np.float32 and x.min() >= 0 and x.max() <= 16
     data = json.loads(js.read_text())
     assert data["config"]["loss"] == "wgan" and data["config"]["rounds"] == 4 and data["config"]["clip"] == 0.01
+    assert data["config"]["critic_norm"] == "layer" and "critic norm layer" in proc.stdout
     assert {"classes_covered", "frechet", "frechet_floor", "nn_ratio", "class_shares"} <= set(data["metrics"])
     assert data["history"]["eval_round"][0] == 0
     # same seed, same numbers: a second run in this process gives the same images
@@ -355,6 +405,7 @@ def test_digits_command_writes_samples_and_json(tmp_path) -> None:
     (["digits", "--n", "10"], "n=10"),
     (["digits", "--seed", "x"], "invalid int"),
     (["digits", "--bogus"], "unrecognized"),
+    (["digits", "--critic-norm", "group"], "invalid choice"),
 ])
 def test_digits_bad_flags_exit_2_with_one_line(argv, words, capsys) -> None:
     try:

@@ -569,3 +569,12 @@ def test_results_of_identical_runs_compare_equal_although_nan_is_not_equal_to_na
     a, b = make(lambda: float(torch.tensor(float("nan")))), make(lambda: float("nan") * 1.0)
     assert a == b and hash(a) == hash(b) and math.isnan(a.mass_low)
     assert a != RunResult(**{**a.__dict__, "gap_mass": 0.0})
+
+
+def test_every_label_has_a_colour_in_the_figures() -> None:
+    # Galleries colour each run's title by its label: a label without a colour stopped notebook 03
+    # (KeyError) when "mode dropped" was added to the rule.
+    from ganlib import metrics, plots
+
+    assert set(plots.LABEL_COLORS) == set(metrics.LABELS)
+    assert len(set(plots.LABEL_COLORS.values())) == len(plots.LABEL_COLORS)

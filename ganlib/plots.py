@@ -25,7 +25,7 @@ from ganlib.metrics import LABELS, SUCCESS_W1_FRACTION, optimal_discriminator
 
 COLORS = {"target": "#1f77b4", "gen": "#d62728", "noise": "#7f7f7f", "d": "#2ca02c", "ideal": "#000000"}
 LABEL_COLORS = {"good": "#2ca02c", "diverged": "#000000", "collapsed": "#9467bd", "drifted": "#d62728",
-                "wrong spread": "#ff7f0e", "wrong shape": "#8c564b"}
+                "wrong spread": "#ff7f0e", "wrong shape": "#8c564b", "mode dropped": "#e377c2"}
 
 
 def new_figure(

@@ -500,3 +500,19 @@ def test_progress_as_a_context_and_around_a_loop() -> None:
     assert bad.bar.bar_style == "danger" and "stopped at 4/10" in bad.note.value
     with pytest.raises(ValueError, match="total=0"):
         gw.progress(0)
+
+
+def test_the_results_table_gives_w1_in_the_success_line_units() -> None:
+    # The line above the table says "W1 < 0.1 target std": the column must be in those units, or a
+    # run at W1 = 0.12 in target units (0.096 sd at std 1.25) reads as a failure labelled good.
+    import re
+
+    tr = Trainer(TINY.replace(target_std=1.25, seeds=2))
+    tr.step(20)
+    html = gw.summary_html(tr, n=2000)
+    header = re.findall(r"<th>([^<]*)</th>", html)
+    rows = [re.findall(r"<td>([^<]*)</td>", row) for row in re.findall(r"<tr><td>.*?</tr>", html)]
+    col = header.index("W1 (sd)")
+    runs = tr.results(2000)
+    assert [row[col] for row in rows] == [f"{r.w1_sigma:.3f}" for r in runs]
+    assert all(abs(r.w1 - r.w1_sigma) > 1e-3 for r in runs)  # the units differ here: the test can fail

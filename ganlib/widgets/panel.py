@@ -432,10 +432,11 @@ def training_panel(
 def summary_html(trainer: Trainer, n: int = 4000) -> str:
     """An HTML table of the runs' final results (rounded) and the success count."""
     runs = trainer.results(n)
-    rows = [{"seed": r.seed, "mean": r.mean, "std": r.std, "skew": r.skew, "kurt": r.kurtosis, "W1": r.w1,
-             "label": r.label} for r in runs]
+    # W1 in target std, the unit of the success line printed above the table.
+    rows = [{"seed": r.seed, "mean": r.mean, "std": r.std, "skew": r.skew, "kurt": r.kurtosis,
+             "W1 (sd)": r.w1_sigma, "label": r.label} for r in runs]
     ok = sum(r.success for r in runs)
-    table = plots.results_table_html(rows, ["seed", "mean", "std", "skew", "kurt", "W1", "label"], "{:.2f}")
+    table = plots.results_table_html(rows, ["seed", "mean", "std", "skew", "kurt", "W1 (sd)", "label"], "{:.3f}")
     return f"<p>success: {ok}/{len(runs)} runs (W1 &lt; 0.1 target std)</p>{table}"
 
 

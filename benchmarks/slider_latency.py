@@ -86,6 +86,11 @@ for _obj in [o for o in gc.get_objects() if isinstance(o, (Panel, Dashboard))]:
             _rows.append({"kind": "panel", "control": "Cancel", "first_redraw_s": None,
                           "final_s": time.perf_counter() - _t0 if _running else None, "error": _obj.last_error})
             _release(_long, _start)
+            _t1 = time.perf_counter()
+            while not _obj.task.done() and time.perf_counter() - _t1 < LONG_RUN_S:
+                await asyncio.sleep(0.01)
+            if not _obj.task.done():
+                _obj.cancel_button.click()
             await _obj.task
     elif isinstance(_obj, Dashboard) and _obj.trainer is not None:
         for _ in range(REPEAT):

@@ -184,7 +184,8 @@ def test_notebook_runs_its_panel_redraws_and_its_dashboard_plays_at_20_redraws_p
         page = browser.new_page(viewport=VIEWPORT)
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(f"{base}/lab/tree/{notebook}?token={token}")
+        # A workspace of its own, reset: otherwise the next notebook opens beside the last one.
+        page.goto(f"{base}/lab/workspaces/w{stem}/tree/{notebook}?reset&token={token}")
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
         # No kernel dialog: the notebook is saved with its kernelspec.
         page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook')", timeout=60_000)

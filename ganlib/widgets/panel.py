@@ -371,29 +371,46 @@ def train_progressively(
     render: Callable[[Trainer], Figure],
     *,
     first_chunk: int = 25,
+    first_seconds: float = 0.1,
+    piece_seconds: float = 0.1,
     redraw_seconds: float = 0.5,
 ) -> Trainer:
     """Train `config` for its rounds, redrawing with `render` as it goes; returns the trainer.
 
-    The first chunk is small so the first figure appears quickly; later redraws come at most
-    every `redraw_seconds`. Each chunk of rounds is a progress point where a cancelled run stops.
-    Divergence is reported in the panel's message line.
+    The first figure comes after `first_chunk` rounds, or fewer where those would take more than
+    `first_seconds` (a setting with many D and G steps a round). Then the rounds go in pieces of
+    about `piece_seconds`, sized from the measured time per round: each piece ends at a progress
+    point where a cancelled run stops, so Cancel answers within about that time whatever a round
+    costs. Redraws come at most every `redraw_seconds`. Divergence is reported in the panel's
+    message line.
     """
     trainer = Trainer(config)
-    last = [time.perf_counter()]
+    total = config.rounds
+    per_round = 0.0
 
-    def on_chunk(tr: Trainer) -> None:
-        panel.set_progress(tr.round, config.rounds, f"round {tr.round}/{config.rounds}")
-        if time.perf_counter() - last[0] >= redraw_seconds:
-            panel.check_cancelled()
-            panel.show(render(tr), quick=True)
-            last[0] = time.perf_counter()
+    def advance(n: int, evaluate: bool) -> None:
+        nonlocal per_round
+        t0, before = time.perf_counter(), trainer.round
+        # Evaluations between pieces would cost more than the rounds of a short piece; the run's
+        # evaluations still come every eval_every rounds, and at its end.
+        trainer.step(n, evaluate_at_end=evaluate or trainer.round + n >= total)
+        if trainer.round > before:
+            per_round = (time.perf_counter() - t0) / (trainer.round - before)
+        panel.set_progress(trainer.round, total, f"round {trainer.round}/{total}")
 
-    trainer.step(min(first_chunk, config.rounds), None)
+    if total > 0:
+        advance(1, evaluate=False)
+        rest = min(first_chunk, total) - trainer.round
+        if rest > 0 and not trainer.stopped:
+            advance(max(1, min(rest, int(first_seconds / max(per_round, 1e-9)))), evaluate=True)
     panel.check_cancelled()
     panel.show(render(trainer), quick=True)
-    last[0] = time.perf_counter()
-    trainer.step(config.rounds - trainer.round, on_chunk)
+    last = time.perf_counter()
+    while trainer.round < total and not trainer.stopped:
+        advance(max(1, min(total - trainer.round, int(piece_seconds / max(per_round, 1e-9)))), evaluate=False)
+        if time.perf_counter() - last >= redraw_seconds:
+            panel.show(render(trainer), quick=True)
+            last = time.perf_counter()
     panel.check_cancelled()
     panel.show(render(trainer))
     panel.set_progress(1, 1, f"round {trainer.round}")

@@ -370,8 +370,10 @@ def test_a_worker_killed_for_memory_is_one_line(tiny, monkeypatch, capsys):
 @pytest.mark.skipif(sys.platform != "linux", reason="glibc's malloc thresholds")
 def test_a_worker_started_by_dask_gets_the_large_mmap_threshold_back():
     # Under Dask's MALLOC_TRIM_THRESHOLD_=65536 every array above 128 KiB is mapped anew: a pass of 8 runs and
-    # 200 rounds took 33,000-43,000 minor page faults, and 14,500-15,000 once the mmap threshold was 32 MiB
-    # again (7,800-8,500 without the variable). Fewer than 0.6 of the faults holds with room on both sides.
+    # 200 rounds took 32,000-43,000 minor page faults, and 12,000-15,000 once the mmap threshold was 32 MiB
+    # again (7,800-8,500 without the variable): a ratio of 0.29-0.46 alone, but one run inside the full
+    # parallel suite came above 0.6. Two passes per count and a bound of 0.75 still tell a restored
+    # threshold from none (ratio about 1).
     code = """
 import resource, torch
 from ganlib.config import Config
@@ -381,6 +383,7 @@ p = plan_sweep(Config(rounds=200, seeds=4), {"lr": [1e-3, 2e-3]})[0]
 def faults():
     train_pass(p)
     a = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    train_pass(p)
     train_pass(p)
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - a
 before = faults()
@@ -392,4 +395,4 @@ print(before, faults())
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr
     before, after = map(int, proc.stdout.split())
-    assert after < 0.6 * before, (before, after)
+    assert after < 0.75 * before, (before, after)

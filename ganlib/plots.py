@@ -400,6 +400,16 @@ def _axis_text(v: object) -> str:
     return f"{v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
 
 
+# Axis titles a student reads on a sweep map, for grid fields whose names are shorthand; other fields
+# are shown by their Config name.
+SWEEP_AXIS_NAMES = {"lr": "learning rate (both nets)", "d_lr": "D learning rate", "g_lr": "G learning rate",
+                    "features": "D sees", "d_steps": "D steps per round", "batch_size": "batch size"}
+
+
+def _axis_name(name: str) -> str:
+    return SWEEP_AXIS_NAMES.get(name, name)
+
+
 def plot_sweep_map(result: Mapping[str, Any], *, title: str | None = None, cmap: str = "RdYlGn") -> Figure:
     """The map of where a GAN trains: success rate per cell of a sweep, with the failures that dominate.
 
@@ -449,11 +459,11 @@ def plot_sweep_map(result: Mapping[str, Any], *, title: str | None = None, cmap:
         image = ax.imshow(np.ma.masked_invalid(rates), cmap=colours, vmin=0, vmax=1, aspect="auto")
         ax.set_xticks(range(len(xs)), [_axis_text(x) for x in xs], fontsize=8)
         ax.set_yticks(range(len(ys)), [_axis_text(y) for y in ys] if len(names) > 1 else [], fontsize=8)
-        ax.set_xlabel(names[0])
+        ax.set_xlabel(_axis_name(names[0]))
         if len(names) > 1:
-            ax.set_ylabel(names[1])
+            ax.set_ylabel(_axis_name(names[1]))
         if facet is not None:
-            ax.set_title(f"{names[2]} = {_axis_text(facet)}", fontsize=9)
+            ax.set_title(f"{_axis_name(names[2])} = {_axis_text(facet)}", fontsize=9)
     for ax in axes.flat[len(facets):]:
         ax.set_visible(False)
     fig.colorbar(image, ax=axes.ravel().tolist(), label="success rate", shrink=0.9)

@@ -319,7 +319,7 @@ def test_map_colours_cells_by_success_and_names_the_dominant_failure():
              for f in grid["features"] for (lr, d), lab in labels.items()]
     fig = plot_sweep_map(_result(cells, grid))
     panels = [ax for ax in fig.axes if ax.get_images() and ax.get_visible() and ax.get_title()]
-    assert [ax.get_title() for ax in panels] == ["features = value", "features = sorted"]
+    assert [ax.get_title() for ax in panels] == ["D sees = value", "D sees = sorted"]
     for ax in panels:
         image = ax.get_images()[0]
         assert isinstance(image, AxesImage)
@@ -331,7 +331,7 @@ def test_map_colours_cells_by_success_and_names_the_dominant_failure():
                               (1, 1): "2/4\nwrong shape 2", (0, 2): "3/4\ndrifted 1", (1, 2): "-"}
         assert [t.get_text() for t in ax.get_xticklabels()] == ["0.001", "0.01"]
         assert [t.get_text() for t in ax.get_yticklabels()] == ["1", "2", "3"]
-        assert (ax.get_xlabel(), ax.get_ylabel()) == ("lr", "d_steps")
+        assert (ax.get_xlabel(), ax.get_ylabel()) == ("learning rate (both nets)", "D steps per round")
     assert "4 seeds" in fig.texts[0].get_text() and "100 rounds" in fig.texts[0].get_text()
 
 

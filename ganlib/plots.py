@@ -26,6 +26,9 @@ from ganlib.metrics import LABELS, SUCCESS_W1_FRACTION, optimal_discriminator
 COLORS = {"target": "#1f77b4", "gen": "#d62728", "noise": "#7f7f7f", "d": "#2ca02c", "ideal": "#000000"}
 LABEL_COLORS = {"good": "#2ca02c", "diverged": "#000000", "collapsed": "#9467bd", "drifted": "#d62728",
                 "wrong spread": "#ff7f0e", "wrong shape": "#8c564b", "mode dropped": "#e377c2"}
+# Curves of several recipes on one axis: none of them is target blue, D green or G red, so a recipe's
+# line is never read as the data, D or G.
+RECIPE_COLORS = ("#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#e377c2", "#7f7f7f", "#bcbd22")
 
 
 def new_figure(
@@ -249,12 +252,17 @@ def plot_gallery(
         ax.set_title(titles[i], fontsize=8, color=label_colors[i] if label_colors else "k")
         ax.set_yticks([])
         ax.tick_params(labelsize=7)
-    # One key for all panels, and axis names for the whole grid (each panel's density scale differs).
+        if i + ncols >= k:  # the lowest panel of its column names the x axis (a figure-level label
+            ax.set_xlabel("x", fontsize=8)  # would sit under the key below)
+    # One key for all panels, and one y name for the grid (each panel's density scale differs).
     fig.legend([Patch(color=COLORS["gen"], alpha=0.5), Line2D([], [], color=COLORS["target"])],
                ["the run's samples (histogram)", "target density"], loc="outside lower center", ncol=2, fontsize=8)
-    fig.supxlabel("x", fontsize=8)
     fig.supylabel("density", fontsize=8)
     return fig
+
+
+# Share of an axis's data range added above it to hold a key inside the axes without covering data.
+LEGEND_HEADROOM = 0.45
 
 
 def plot_discriminator(
@@ -288,11 +296,18 @@ def plot_discriminator(
         ax2.set_ylim(0, 1)
         ax2.axhline(0.5, color=COLORS["d"], ls=":", lw=1, label="1/2")
     ax2.set_ylabel(ylabel, color=COLORS["d"])
-    # One translucent key for both axes, so it hides as little of the curves as it can.
+    # One key for both axes, in a band left free above the data: "best" placement sees only the twin
+    # axis's curves, so it used to cover the histogram and the target drawn on the other axis.
+    for a in (ax, ax2):
+        lo, hi = a.get_ylim()
+        a.set_ylim(lo, hi + LEGEND_HEADROOM * (hi - lo))
+    if ylabel == "D(x)":
+        ax2.set_yticks([0, 0.5, 1])
     if ax.get_legend() is not None:
         ax.get_legend().remove()
     handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
-    ax2.legend(handles, [h.get_label() for h in handles], fontsize=7, loc="best", framealpha=0.6)
+    ax2.legend(handles, [h.get_label() for h in handles], fontsize=7, loc="upper center", ncol=3,
+               framealpha=0.8, columnspacing=1.0, handlelength=1.5)
     return fig
 
 
@@ -322,7 +337,11 @@ def plot_w1_strip(
     ax.set_yscale("log")
     ax.set_xticks(range(len(groups)), list(groups), rotation=40, ha="right", fontsize=8)
     ax.set_ylabel("W1 to target (sd)")
-    ax.legend(fontsize=7, loc="lower right", framealpha=0.6)
+    # The key sits in a band added above the points (log axis: a factor, not a length), so it covers
+    # neither a point nor a reference line drawn across the whole width.
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(lo, hi * (hi / lo) ** LEGEND_HEADROOM)
+    ax.legend(fontsize=7, loc="upper center", ncol=2, framealpha=0.8)
     if title:
         ax.set_title(title, fontsize=10)
     return fig
@@ -393,7 +412,8 @@ def results_table_html(rows: Sequence[dict], columns: Sequence[str], floatfmt: s
 
 __all__ = ["new_figure", "to_png", "plot_range", "plot_density", "plot_ideal_map", "plot_moments", "plot_w1",
            "plot_w1_strip", "sample_panel_figure", "critic_panel_figure",
-           "plot_losses", "plot_gallery", "plot_discriminator", "results_table_html", "COLORS", "LABEL_COLORS"]
+           "plot_losses", "plot_gallery", "plot_discriminator", "results_table_html", "COLORS", "LABEL_COLORS",
+           "RECIPE_COLORS"]
 
 
 def _axis_text(v: object) -> str:

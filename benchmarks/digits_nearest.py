@@ -75,18 +75,16 @@ def main() -> int:
     checks = sorted(set(args.checks))
     variants = [parse_set(s) for s in (args.sets if args.sets is not None else [""])]
 
-    from ganlib import images
-
-    judge = images.default_judge()
-    data = np.concatenate([judge.digits.train, judge.digits.held_out])
-    real = float(np.median(judge.real_nn))
     from sklearn.datasets import load_digits
 
-    every = load_digits().images.astype(np.float64)
+    from ganlib import images
+
+    real = float(np.median(images.default_judge().real_nn))
+    every = load_digits().images.astype(np.float64)  # in the data set's order, which groups writers
     half = len(every) // 2
     unseen = float(np.median(images.nearest_distances(every[half:], every[:half])))
     print(f"real digits: held-out against training half 1.000 (median distance {real:.2f}); "
-          f"second half of the data set against the first {unseen / real:.3f} ({len(data)} digits)")
+          f"second half of the data set against the first {unseen / real:.3f} ({len(every)} digits)")
     with ProcessPoolExecutor(args.jobs) as pool:
         futures = [pool.submit(run_variant, args.loss, v, checks, args.seed) for v in variants]
         results = [row for f in futures for row in f.result()]

@@ -516,3 +516,20 @@ def test_the_results_table_gives_w1_in_the_success_line_units() -> None:
     runs = tr.results(2000)
     assert [row[col] for row in rows] == [f"{r.w1_sigma:.3f}" for r in runs]
     assert all(abs(r.w1 - r.w1_sigma) > 1e-3 for r in runs)  # the units differ here: the test can fail
+
+
+def test_the_results_line_counts_successes_and_close_runs_from_the_labels() -> None:
+    # The line above the table must agree with the table's labels: a run counts as close in mean and
+    # std exactly when it is labelled good or wrong shape (drifted, wrong spread, collapsed do not).
+    import re
+    from types import SimpleNamespace
+
+    labels = ["good", "wrong shape", "wrong shape", "drifted", "wrong spread", "collapsed", "diverged"]
+    tr = Trainer(TINY.replace(seeds=2))
+    fake = [SimpleNamespace(seed=i, mean=4.0, std=1.25, skew=0.0, kurtosis=0.0, w1_sigma=0.05 if lab == "good" else 0.3,
+                            label=lab, success=lab == "good") for i, lab in enumerate(labels)]
+    tr.results = lambda n: fake  # the line's arithmetic on known labels, not a training outcome
+    html = gw.summary_html(tr, n=2000)
+    assert "success: 1/7 runs" in html and "mean and std close: 3/7" in html
+    shown = [re.findall(r"<td>([^<]*)</td>", row)[-1] for row in re.findall(r"<tr><td>.*?</tr>", html)]
+    assert shown == labels

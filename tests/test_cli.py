@@ -40,6 +40,8 @@ def test_train_subprocess_writes_table_json_and_samples(tmp_path):
     assert set(lines[1]) == {"-"}
     assert [ln.split()[0] for ln in lines[2:4]] == ["0", "1"]
     assert lines[4].startswith("success: ") and "/2 runs" in lines[4]
+    close = sum(ln.endswith(("good", "wrong shape")) for ln in lines[2:4])
+    assert lines[5] == f"mean and std close: {close}/2 runs (labels good and wrong shape)"
 
     data = json.loads(js.read_text())
     assert {"config", "train_seconds", "runs"} <= set(data)

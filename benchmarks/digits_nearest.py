@@ -11,6 +11,14 @@ the Frechet distance and the classes covered. The first lines print the referenc
 digits: held-out digits against the training half (1 by definition), and the second half of the data
 set against the first (an estimate for digits by writers the training half has not seen, since the
 data set's order groups digits by writer). Not a test: run it by hand.
+
+Does a loss keep a good generator good? `--start-from bce` first trains the DCGAN at its default budget,
+then starts every variant's G from the DCGAN's G (a fresh critic and fresh optimizer state), and
+`--warm-critic N` trains that critic N steps against the frozen G before the first round, so that G's
+first updates do not follow an untrained critic. Round 0 is then printed too:
+
+    OMP_NUM_THREADS=1 python benchmarks/digits_nearest.py --start-from bce --warm-critic 500 \
+        --checks 100 200 300 400 --set d_lr=1e-4,g_lr=1e-4,lr_decay=1 --set d_lr=1e-4,g_lr=1e-4,lr_decay=1,ndf=128
 """
 
 from __future__ import annotations
@@ -41,8 +49,9 @@ def parse_set(text: str) -> dict[str, Any]:
     return out
 
 
-def run_variant(loss: str, changes: dict[str, Any], checks: list[int], seed: int) -> list[dict[str, Any]]:
-    """Train one variant to the last check, measuring at each check."""
+def run_variant(loss: str, changes: dict[str, Any], checks: list[int], seed: int, start_from: str | None = None,
+                warm_critic: int = 0) -> list[dict[str, Any]]:
+    """Train one variant to the last check, measuring at each check (and at round 0 with `start_from`)."""
     os.environ["OMP_NUM_THREADS"] = "1"
     import torch
 
@@ -52,6 +61,13 @@ def run_variant(loss: str, changes: dict[str, Any], checks: list[int], seed: int
     judge = images.default_judge()
     config = images.digits_config(loss, seed=seed, **{"rounds": max(checks), "eval_every": max(checks), **changes})
     trainer = images.DigitsTrainer(config, judge)
+    if start_from is not None:
+        first = images.DigitsTrainer(images.digits_config(start_from, seed=seed), judge)
+        first.step(first.config.rounds)
+        trainer.G.load_state_dict(first.G.state_dict())  # copies into G's own tensors: the optimizer's stay valid
+        for _ in range(warm_critic):
+            trainer._critic_step()
+        checks = [0, *checks]
     rows, done, cpu0 = [], 0, time.process_time()
     for check in checks:
         trainer.step(check - done)
@@ -70,9 +86,13 @@ def main() -> int:
     p.add_argument("--set", dest="sets", action="append", default=None, help="one variant, e.g. ndf=64,batch_size=128")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jobs", type=int, default=1)
+    p.add_argument("--start-from", default=None, help="a loss whose default run's G every variant starts from")
+    p.add_argument("--warm-critic", type=int, default=0, help="critic steps against the frozen G before round 1")
     p.add_argument("--json", default=None)
     args = p.parse_args()
-    checks = sorted(set(args.checks))
+    checks = sorted(set(args.checks) - {0})
+    if not checks or args.warm_critic < 0 or (args.warm_critic and args.start_from is None):
+        p.error("--checks needs a round > 0; --warm-critic needs --start-from and a count >= 0")
     variants = [parse_set(s) for s in (args.sets if args.sets is not None else [""])]
 
     from sklearn.datasets import load_digits
@@ -86,7 +106,8 @@ def main() -> int:
     print(f"real digits: held-out against training half 1.000 (median distance {real:.2f}); "
           f"second half of the data set against the first {unseen / real:.3f} ({len(every)} digits)")
     with ProcessPoolExecutor(args.jobs) as pool:
-        futures = [pool.submit(run_variant, args.loss, v, checks, args.seed) for v in variants]
+        futures = [pool.submit(run_variant, args.loss, v, checks, args.seed, args.start_from, args.warm_critic)
+                   for v in variants]
         results = [row for f in futures for row in f.result()]
     print(f"{'changes':40s} {'round':>6} {'NN ratio':>8} {'Frechet':>8} {'covered':>7} {'CPU s':>6}")
     for r in results:

@@ -17,7 +17,7 @@ then starts every variant's G from the DCGAN's G (a fresh critic and fresh optim
 `--warm-critic N` trains that critic N steps against the frozen G before the first round, so that G's
 first updates do not follow an untrained critic. Round 0 is then printed too:
 
-    OMP_NUM_THREADS=1 python benchmarks/digits_nearest.py --start-from bce --warm-critic 500 \
+    OMP_NUM_THREADS=1 python benchmarks/digits_nearest.py --start-from bce --warm-critic 500 \\
         --checks 100 200 300 400 --set d_lr=1e-4,g_lr=1e-4,lr_decay=1 --set d_lr=1e-4,g_lr=1e-4,lr_decay=1,ndf=128
 """
 
@@ -73,7 +73,8 @@ def run_variant(loss: str, changes: dict[str, Any], checks: list[int], seed: int
         trainer.step(check - done)
         done = check
         m = judge.measure(trainer.sample(2000))
-        rows.append({"loss": loss, "changes": changes, "seed": seed, "round": check,
+        rows.append({"loss": loss, "changes": changes, "seed": seed, "start_from": start_from,
+                     "warm_critic": warm_critic, "round": check,
                      "cpu_seconds": round(time.process_time() - cpu0, 1), "nn_ratio": round(m["nn_ratio"], 3),
                      "frechet": round(m["frechet"], 3), "covered": m["classes_covered"]})
     return rows
@@ -91,13 +92,21 @@ def main() -> int:
     p.add_argument("--json", default=None)
     args = p.parse_args()
     checks = sorted(set(args.checks) - {0})
-    if not checks or args.warm_critic < 0 or (args.warm_critic and args.start_from is None):
-        p.error("--checks needs a round > 0; --warm-critic needs --start-from and a count >= 0")
+    if not checks or checks[0] < 0:
+        p.error("--checks needs rounds > 0")
+    if args.warm_critic < 0 or (args.warm_critic and args.start_from is None):
+        p.error("--warm-critic needs --start-from and a count >= 0")
     variants = [parse_set(s) for s in (args.sets if args.sets is not None else [""])]
 
     from sklearn.datasets import load_digits
 
     from ganlib import images
+
+    if args.start_from is not None:
+        if args.start_from not in images.LOSS_DEFAULTS:
+            p.error(f"--start-from {args.start_from}: choose one of {', '.join(images.LOSS_DEFAULTS)}")
+        if any({"nz", "ngf"} & set(v) for v in variants):
+            p.error("--start-from copies G's weights: a variant may not change G's shape (nz, ngf)")
 
     real = float(np.median(images.default_judge().real_nn))
     every = load_digits().images.astype(np.float64)  # in the data set's order, which groups writers
@@ -105,6 +114,9 @@ def main() -> int:
     unseen = float(np.median(images.nearest_distances(every[half:], every[:half])))
     print(f"real digits: held-out against training half 1.000 (median distance {real:.2f}); "
           f"second half of the data set against the first {unseen / real:.3f} ({len(every)} digits)")
+    if args.start_from is not None:
+        print(f"every variant's G starts from a trained {args.start_from} G; its critic first trains "
+              f"{args.warm_critic} steps against it (round 0 is that start)")
     with ProcessPoolExecutor(args.jobs) as pool:
         futures = [pool.submit(run_variant, args.loss, v, checks, args.seed, args.start_from, args.warm_critic)
                    for v in variants]

@@ -24,7 +24,7 @@ import numpy as np
 
 from ganlib import images
 from ganlib.config import PRESETS, Config, preset
-from ganlib.metrics import SUCCESS_W1_FRACTION, RunResult
+from ganlib.metrics import CLOSE_LABELS, SUCCESS_W1_FRACTION, RunResult
 from ganlib.sweep import parse_grid, plan_sweep, sweep
 from ganlib.train import MEMORY_BUDGET, N_FINAL, Trainer, check_memory, train
 
@@ -144,9 +144,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     print(format_table(result.runs, config.target_std))
     print(f"success: {n_ok}/{len(result.runs)} runs with W1 < {SUCCESS_W1_FRACTION:g} x target std "
           f"({SUCCESS_W1_FRACTION * config.target_std:.3g}); {config.rounds} rounds in {result.seconds:.1f} s")
-    # What a by-eye "pretty good" judges (Dev Nag's eight of ten): the labels good and wrong shape.
-    n_close = sum(r.label in ("good", "wrong shape") for r in result.runs)
-    print(f"mean and std close: {n_close}/{len(result.runs)} runs (labels good and wrong shape)")
+    n_close = sum(r.label in CLOSE_LABELS for r in result.runs)
+    print(f"mean and std close: {n_close}/{len(result.runs)} runs (labels good or wrong shape)")
     if args.json:
         payload = {
             "config": config.to_dict(),

@@ -41,7 +41,7 @@ def test_train_subprocess_writes_table_json_and_samples(tmp_path):
     assert [ln.split()[0] for ln in lines[2:4]] == ["0", "1"]
     assert lines[4].startswith("success: ") and "/2 runs" in lines[4]
     close = sum(ln.endswith(("good", "wrong shape")) for ln in lines[2:4])
-    assert lines[5] == f"mean and std close: {close}/2 runs (labels good and wrong shape)"
+    assert lines[5] == f"mean and std close: {close}/2 runs (labels good or wrong shape)"
 
     data = json.loads(js.read_text())
     assert {"config", "train_seconds", "runs"} <= set(data)
@@ -64,6 +64,24 @@ def test_train_subprocess_writes_table_json_and_samples(tmp_path):
         for key in ("mean", "std", "w1", "ks"):
             assert run[key] == pytest.approx(getattr(r, key), abs=1e-4), key
     np.testing.assert_allclose(samples, again.trainer.sample(10_000), rtol=0, atol=1e-4)
+
+
+def test_train_counts_close_runs_from_the_labels(monkeypatch, capsys):
+    # The count under the success line, on known labels (a short real run is rarely close, so it would print 0
+    # whatever the arithmetic): 1 success, and 3 runs close in mean and std (good, wrong shape twice).
+    from types import SimpleNamespace
+
+    import ganlib.cli as cli
+    from ganlib.metrics import LABELS
+
+    labels = [*LABELS, "wrong shape"]
+    runs = [SimpleNamespace(label=lab, success=lab == "good") for lab in labels]
+    monkeypatch.setattr(cli, "train", lambda config, progress: SimpleNamespace(runs=runs, seconds=1.0))
+    monkeypatch.setattr(cli, "format_table", lambda runs, std: "")
+    assert main(["train", "--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert f"success: 1/{len(labels)} runs" in out
+    assert f"mean and std close: 3/{len(labels)} runs (labels good or wrong shape)" in out
 
 
 def test_bad_flag_subprocess_exits_2_with_one_line():

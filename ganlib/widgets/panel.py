@@ -34,7 +34,7 @@ from matplotlib.text import Text
 
 from ganlib import plots
 from ganlib.config import Config
-from ganlib.metrics import optimal_discriminator
+from ganlib.metrics import CLOSE_LABELS, optimal_discriminator
 from ganlib.train import Trainer
 from ganlib.widgets.controls import (
     config_with,
@@ -447,18 +447,17 @@ def training_panel(
 
 
 def summary_html(trainer: Trainer, n: int = 4000) -> str:
-    """An HTML table of the runs' final results (rounded) and the success count."""
+    """An HTML table of the runs' final results (rounded), under the success count and the count of runs
+    close in mean and std (metrics.CLOSE_LABELS)."""
     runs = trainer.results(n)
     # W1 in target std, the unit of the success line printed above the table.
     rows = [{"seed": r.seed, "mean": r.mean, "std": r.std, "skew": r.skew, "kurt": r.kurtosis,
              "W1 (sd)": r.w1_sigma, "label": r.label} for r in runs]
     ok = sum(r.success for r in runs)
-    # Mean and std both close to the target's is what a by-eye "pretty good" judges (Dev Nag's 8 of 10);
-    # it is the labels good and wrong shape, so the count can be checked against the table.
-    close = sum(r.label in ("good", "wrong shape") for r in runs)
+    close = sum(r.label in CLOSE_LABELS for r in runs)
     table = plots.results_table_html(rows, ["seed", "mean", "std", "skew", "kurt", "W1 (sd)", "label"], "{:.3f}")
     return (f"<p>success: {ok}/{len(runs)} runs (W1 &lt; 0.1 target std); mean and std close: {close}/{len(runs)} "
-            f"(labels good and wrong shape)</p>{table}")
+            f"runs (labels good or wrong shape)</p>{table}")
 
 
 def dashboard_figure(trainer: Trainer, n_samples: int = 2000) -> Figure:

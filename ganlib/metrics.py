@@ -42,10 +42,12 @@ DIVERGED_SCALE = 100.0
 # values within MODE_WINDOW component std of its centre, and the gap is what lies between the two
 # windows. A correct sample holds about q in each window (q = 0.477 once the modes are well apart, see
 # `target_mode_mass`), with binomial sd sqrt(q (1 - q) / n) = 0.005 at n = 10,000. A run has dropped a
-# mode when one window holds less than MODE_DROPPED_SHARE of q while the other holds at least that:
-# 48 sd below what a correct sample holds, which a correct sample of 10,000 values does with
-# probability below 1e-500 (a binomial tail, bounded by 2 exp(-n KL(q/2 || q)); at n = 4,000, the
-# evaluations' size, below 1e-200; at n = 100 below 2e-5; see `mode_dropped_false_positive_log10`).
+# mode when one window holds less than MODE_DROPPED_SHARE of q while the other holds at least q, the
+# target's own mass there (the missing mass went to the other mode; a run spread too wide holds less
+# than q in both windows and is not one). Less than MODE_DROPPED_SHARE of q is 48 sd below what a
+# correct sample holds, which a correct sample of 10,000 values does with probability below 1e-500 (a
+# binomial tail, bounded by 2 exp(-n KL(q/2 || q)); at n = 4,000, the evaluations' size, below 1e-200;
+# at n = 100 below 2e-5; see `mode_dropped_false_positive_log10`).
 MODE_WINDOW = 2.0
 MODE_DROPPED_SHARE = 0.5
 LABELS = ("good", "diverged", "collapsed", "mode dropped", "drifted", "wrong spread", "wrong shape")
@@ -228,15 +230,19 @@ def mode_masses(x: torch.Tensor, dist: Distribution) -> dict[str, torch.Tensor]:
 
 
 def mode_dropped(mass_low: float, mass_high: float, target: Distribution) -> bool:
-    """True when one mode holds less than MODE_DROPPED_SHARE of the target's mass near it and the other does not.
+    """True when one mode's window holds less than MODE_DROPPED_SHARE x q and the other's at least q.
 
-    Always False for a target without two modes. A run whose values are near neither mode (drifted
-    away, or spread thinly over both) has not dropped one: it gets another label.
+    q is the target's mass in each window (`target_mode_mass`); mass_low and mass_high are a run's
+    fractions there (`mode_masses`). The run sits on one mode: the mass missing near one mode went
+    to the other, which holds at least what the target holds there. A run whose values are near
+    neither mode is not one, nor is a run spread too wide (thinly over both windows and beyond them,
+    less than q in each) or one piled between the modes: they get another label. Always False for a
+    target without two modes and for NaN or inf masses.
     """
     if not two_modes(target) or not (math.isfinite(mass_low) and math.isfinite(mass_high)):
         return False
-    need = MODE_DROPPED_SHARE * target_mode_mass(target)
-    return min(mass_low, mass_high) < need <= max(mass_low, mass_high)
+    q = target_mode_mass(target)
+    return min(mass_low, mass_high) < MODE_DROPPED_SHARE * q and max(mass_low, mass_high) >= q
 
 
 def mode_dropped_false_positive_log10(n: int, separation: float) -> float:
@@ -245,7 +251,9 @@ def mode_dropped_false_positive_log10(n: int, separation: float) -> float:
     Each window's count in a sample of the target is binomial(n, q) (q = `target_mode_mass`); the
     label needs one of them below MODE_DROPPED_SHARE x q, so by the union bound and the Chernoff
     bound the probability is at most 2 exp(-n KL(share q || q)), KL the Kullback-Leibler divergence
-    of two Bernoulli laws. As a log10, since it is far below the smallest float at n = 10,000.
+    of two Bernoulli laws. The label also needs the other window at q or more (`mode_dropped`); the
+    bound leaves that condition out, so it holds a fortiori (the exact probability is only smaller).
+    As a log10, since it is far below the smallest float at n = 10,000.
     """
     q = target_mode_mass(make_target("mixture", 0.0, 1.0, separation))
     p = MODE_DROPPED_SHARE * q
@@ -308,8 +316,10 @@ def label_run(mean: float, std: float, w1: float, target: Distribution, diverged
     good: W1 < 0.1 sigma. Otherwise, in this order: diverged (NaN/inf met, or the trainer saw the
     samples run off beyond DIVERGED_SCALE sigma, see `ran_off`, and passes diverged=True); collapsed
     (std < 0.1 sigma); mode dropped (two-mode targets only, given the fractions near each mode from
-    `mode_masses`: see `mode_dropped`); drifted (|mean error| > 0.5 sigma); wrong spread (std off by
-    more than 25%); wrong shape (mean and std close, W1 still high).
+    `mode_masses`: one mode's window holds less than MODE_DROPPED_SHARE of the target's mass q there
+    and the other at least q, see `mode_dropped`); drifted (|mean error| > 0.5 sigma); wrong spread
+    (std off by more than 25%); wrong shape (mean and std close, W1 still high). A run spread too wide
+    holds less than q in both windows, so it is never "mode dropped": it is "drifted" or "wrong spread".
     """
     if diverged or not all(math.isfinite(v) for v in (mean, std, w1)):
         return "diverged"

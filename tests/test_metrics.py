@@ -495,6 +495,9 @@ TWO = make_target("mixture", 4.0, 1.25, 0.96)
     (0.35, 2.8, 0.99, 0.0, "mode dropped"),
     (0.80, 4.5, 0.20, 0.60, "mode dropped"),  # 0.20 < 0.477 / 2: less than half its share
     (0.80, 4.5, 0.25, 0.60, "wrong spread"),  # 0.25 is more than half its share
+    (0.80, 4.5, 0.20, 0.4773, "mode dropped"),  # the kept window holds q = 0.47725 (0.4773 >= q) ...
+    (0.80, 4.5, 0.20, 0.4772, "wrong spread"),  # ... or a little less: the missing mass went elsewhere
+    (2.50, 4.0, 0.11, 0.24, "wrong spread"),  # too wide: less than q in both windows, however uneven
     (0.10, 5.2, 0.0, 0.99, "collapsed"),  # a spike on one mode is named collapsed first
     (0.35, 9.0, 0.0, 0.0, "drifted"),  # near neither mode: not a dropped mode
     (0.30, 4.0, 0.1, 0.1, "wrong spread"),  # piled in the gap
@@ -549,6 +552,112 @@ def test_correct_samples_are_never_labelled_mode_dropped_and_a_lost_mode_always_
     got = [label_run(ev["mean"][i].item(), ev["std"][i].item(), ev["w1"][i].item(), TWO, False,
                      ev["mass_low"][i].item(), ev["mass_high"][i].item()) for i in range(3)]
     assert got[:2] == ["mode dropped", "mode dropped"] and got[2] != "mode dropped"
+
+
+# The notebooks' two-mode targets in standardised units: notebook 03's mixture (4, 1.25) at the default
+# separation 0.8, whose windows [-2, 0.4] and [-0.4, 2] overlap, and notebook 05's at 0.96, windows
+# [-1.52, -0.4] and [0.4, 1.52]. Each case is a law in standardised units with its cdf by hand, its samples
+# drawn with a seeded numpy generator, and the label the rule must give.
+def _normal(mu, sd):
+    return (lambda rng, n: rng.normal(mu, sd, n)), (lambda x: stats.norm.cdf((x - mu) / sd))
+
+
+def _two_normals(p, s):
+    """A fraction p of values from the upper component N(s, 1 - s^2), the rest from the lower one."""
+    w = math.sqrt(1 - s * s)
+    def draw(rng, n):
+        k = round(p * n)
+        return np.concatenate([rng.normal(s, w, k), rng.normal(-s, w, n - k)])
+    return draw, (lambda x: p * stats.norm.cdf((x - s) / w) + (1 - p) * stats.norm.cdf((x + s) / w))
+
+
+def _uniform(a, b):
+    return (lambda rng, n: rng.uniform(a, b, n)), (lambda x: min(max((x - a) / (b - a), 0.0), 1.0))
+
+
+def _reflected_exponential(beta):
+    """beta - Exponential(scale beta): mean 0, std beta, a long thin tail below and a pile near its top beta."""
+    return (lambda rng, n: beta - rng.exponential(beta, n)), (lambda x: math.exp(-max(beta - x, 0.0) / beta))
+
+
+def _case(s, name):
+    w = math.sqrt(1 - s * s)
+    return {
+        "one mode": _two_normals(1.0, s),  # (a) every value from the upper component
+        "85/15": _two_normals(0.85, s),  # (b) a partial drop
+        "normal 1.8 std": _normal(0.0, 1.8),  # (c) too wide, symmetric
+        "uniform -1..7.7": _uniform(-4.0, 2.96),  # (c) the gallery's range, (-1 - 4) / 1.25 to (7.7 - 4) / 1.25
+        "too wide, piled high": _reflected_exponential(2.5),  # (c) the gallery's shape: mean 4, std 2.5 sd
+        "middle": _normal(0.0, w),  # (e) a component-wide bump between the modes
+        "in the gap": _normal(0.3, w),  # (e) a bump in the gap, off centre
+        "half-way": _normal(s / 2, w),  # a bump half-way between the middle and the upper mode
+    }[name]
+
+
+# (separation, case, label under the rule, label the old rule gave (mode dropped where one window held less
+# than half of q and the other at least half of q), its mass in the lower and the upper window by hand).
+MODE_CASES = [
+    (0.8, "one mode", "mode dropped", "mode dropped", 0.2525, 0.9545),
+    (0.96, "one mode", "mode dropped", "mode dropped", 0.0000, 0.9545),
+    # 85% from the upper component and 15% from the lower: at 0.96 the lower window holds 0.143, 0.30 of
+    # q = 0.477, and the upper 0.811, more than q: the mass missing below went to the upper mode, a partial
+    # drop. At 0.8 the overlapping windows give the lower 0.358, 0.59 of q = 0.604: not dropped (drifted,
+    # mean 0.56 sd high).
+    (0.8, "85/15", "drifted", "drifted", 0.3578, 0.8492),
+    (0.96, "85/15", "mode dropped", "mode dropped", 0.1432, 0.8113),
+    (0.8, "normal 1.8 std", "wrong spread", "wrong spread", 0.4547, 0.4547),
+    (0.96, "normal 1.8 std", "wrong spread", "wrong spread", 0.2129, 0.2129),
+    # Mean 3.35: 0.52 sd low, so drifted before wrong spread, under both rules.
+    (0.8, "uniform -1..7.7", "drifted", "drifted", 0.3448, 0.3448),
+    (0.96, "uniform -1..7.7", "drifted", "drifted", 0.1609, 0.1609),
+    # Notebook 03's worst batch+moments run: the old rule's false "mode dropped".
+    (0.8, "too wide, piled high", "wrong spread", "mode dropped", 0.2664, 0.5052),
+    (0.96, "too wide, piled high", "wrong spread", "mode dropped", 0.1132, 0.2440),
+    (0.8, "middle", "wrong spread", "wrong spread", 0.7471, 0.7471),
+    (0.96, "middle", "wrong spread", "wrong spread", 0.0766, 0.0766),
+    (0.96, "in the gap", "wrong spread", "mode dropped", 0.0062, 0.3605),
+    # Nothing near the lower mode and 0.61 > q near the upper one: it sits on one mode, if off centre.
+    (0.96, "half-way", "mode dropped", "mode dropped", 0.0008, 0.6123),
+    (0.8, "half-way", "wrong spread", "wrong spread", 0.5000, 0.9050),
+]
+
+
+@pytest.mark.parametrize(("s", "name", "label", "old_label", "low", "high"), MODE_CASES)
+def test_mode_dropped_only_for_a_run_on_one_mode(s, name, label, old_label, low, high):
+    from ganlib.metrics import mode_dropped, target_mode_mass
+
+    target = make_target("mixture", 4.0, 1.25, s)
+    w = math.sqrt(1 - s * s)
+    # q by hand: the own component's central 2 std, plus the other component's tail inside the window.
+    q = 0.5 * (stats.norm.cdf(2) - stats.norm.cdf(-2)) + 0.5 * (
+        stats.norm.cdf((-s + 2 * w - s) / w) - stats.norm.cdf((-s - 2 * w - s) / w))
+    assert target_mode_mass(target) == pytest.approx(q, rel=1e-9)
+    assert q == pytest.approx({0.8: 0.6035, 0.96: 0.4773}[s], abs=1e-4)
+    draw, cdf = _case(s, name)
+    windows = ((-s - 2 * w, -s + 2 * w), (s - 2 * w, s + 2 * w))
+    by_hand = [cdf(b) - cdf(a) for a, b in windows]
+    assert by_hand == pytest.approx([low, high], abs=1e-4)
+    z = draw(np.random.default_rng(7), 20_000)
+    ev = evaluate(torch.from_numpy(4.0 + 1.25 * z), target)
+    got = ev["mass_low"].item(), ev["mass_high"].item()
+    assert got == pytest.approx(by_hand, abs=0.015)  # binomial sd at most 0.0036 at n = 20,000
+    assert label_run(ev["mean"].item(), ev["std"].item(), ev["w1"].item(), target, False, *got) == label
+    assert mode_dropped(*got, target) == (label == "mode dropped")
+    # The old rule on the same masses: what it labelled, and where it was wrong.
+    old = min(got) < q / 2 <= max(got)
+    assert old == (old_label == "mode dropped")
+
+
+def test_a_correct_sample_is_good_and_holds_q_near_each_mode():
+    # (d): 20,000 values of each target are "good", with q near each mode; neither window is below half of q.
+    for s, q in ((0.8, 0.6035), (0.96, 0.4773)):
+        target = make_target("mixture", 4.0, 1.25, s)
+        ev = evaluate(target.sample(20_000, torch.Generator().manual_seed(5), torch.float64), target)
+        got = ev["mass_low"].item(), ev["mass_high"].item()
+        assert got == pytest.approx((q, q), abs=0.015)
+        assert label_run(ev["mean"].item(), ev["std"].item(), ev["w1"].item(), target, False, *got) == "good"
+        # Even with W1 too high, a sample with the target's masses is not "mode dropped".
+        assert label_run(ev["mean"].item(), ev["std"].item(), 1.0, target, False, *got) != "mode dropped"
 
 
 def test_summarize_runs_reports_the_median_gap_mass():

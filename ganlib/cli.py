@@ -5,6 +5,11 @@ with `--mean`, `--std` and `--seeds` as the short names of the target and run co
 from a preset (`--preset devnag`), default `recommended`. A bad flag or value, an output path
 that cannot be written, a config over the memory budget or an allocation failure exits with
 status 2 and one line saying what is wrong; all that can be checked is checked before training.
+
+`train --json` writes the config, the final per-run results and the budget record: at each
+evaluation the round, G and D updates (a critic warm-up's included) and CPU seconds of the whole
+pass (`"budget"`), with each run's W1 there (`"w1_at_evals"`, `"w1_sigma_at_evals"`), so runs of
+different settings can be compared at equal cost.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from ganlib import images
 from ganlib.config import PRESETS, Config, preset
 from ganlib.metrics import CLOSE_LABELS, SUCCESS_W1_FRACTION, RunResult
 from ganlib.sweep import parse_grid, plan_sweep, sweep
-from ganlib.train import MEMORY_BUDGET, N_FINAL, Trainer, check_memory, train
+from ganlib.train import BUDGET_AXES, MEMORY_BUDGET, N_FINAL, History, Trainer, check_memory, train
 
 ALIASES = {"target_mean": ["--mean"], "target_std": ["--std"]}
 
@@ -125,6 +130,19 @@ def _check_output(flag: str, path: str | None, suffix: str = "") -> None:
         raise ValueError(f"{flag} {path}: not writable")
 
 
+def budget_record(history: History) -> dict[str, list]:
+    """The budget spent by each evaluation as JSON lists: round, G updates, D updates, CPU seconds.
+
+    CPU seconds are the process CPU time of the training rounds of the whole batched pass (every
+    run of it together), rounded to milliseconds; see `ganlib.train.History`.
+    """
+    out: dict[str, list] = {}
+    for axis in BUDGET_AXES:
+        values = history.budget(axis)
+        out[axis] = [round(float(v), 3) for v in values] if axis == "cpu_seconds" else [int(v) for v in values]
+    return out
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     config = _config_from(args)
     check_memory(config, MEMORY_BUDGET)
@@ -147,17 +165,24 @@ def _cmd_train(args: argparse.Namespace) -> int:
     n_close = sum(r.label in CLOSE_LABELS for r in result.runs)
     print(f"mean and std close: {n_close}/{len(result.runs)} runs (labels good or wrong shape)")
     if args.json:
+        history = result.history
+        w1_evals = history.w1
         payload = {
             "config": config.to_dict(),
             "train_seconds": round(result.seconds, 3),
             "success_rate": n_ok / len(result.runs),
             "criterion": f"W1 < {SUCCESS_W1_FRACTION:g} * target_std",
+            "budget": budget_record(history),
             "runs": [
                 {"seed": r.seed, "mean": _clean(r.mean), "std": _clean(r.std), "skew": _clean(r.skew),
                  "kurtosis": _clean(r.kurtosis), "w1": _clean(r.w1), "w1_sigma": _clean(r.w1_sigma),
                  "ks": _clean(r.ks), "success": r.success,
-                 "label": r.label, "diverged_at": r.diverged_at, "diverged_reason": r.diverged_reason}
-                for r in result.runs
+                 "label": r.label, "diverged_at": r.diverged_at, "diverged_reason": r.diverged_reason,
+                 # W1 at each evaluation of training (eval_samples values, aligned with "budget"), in
+                 # target units and in target std; "w1" and "w1_sigma" above are the final 10,000 values'.
+                 "w1_at_evals": [_clean(float(v)) for v in w1_evals[k]],
+                 "w1_sigma_at_evals": [_clean(float(v) / config.target_std) for v in w1_evals[k]]}
+                for k, r in enumerate(result.runs)
             ],
         }
         with open(args.json, "w") as fh:
@@ -257,4 +282,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-__all__ = ["main", "build_parser", "format_table", "sweep"]
+__all__ = ["main", "build_parser", "format_table", "budget_record", "sweep"]

@@ -38,6 +38,8 @@ MAX_BATCH = 100_000
 MAX_ROUNDS = 10_000_000
 # Minibatch discrimination compares every pair of values of a batch in each of B x C dimensions.
 MAX_MINIBATCH = 256
+# The most critic steps a warm-up round may take (the WGAN reference code's is 100).
+MAX_WARMUP_STEPS = 1000
 
 
 def _fail(name: str, value: Any, allowed: str) -> None:
@@ -97,13 +99,24 @@ def _check_layers(prefix: str, hidden: Any, activations: Any) -> None:
         _check_choice(f"{prefix}_activations", act, ACTIVATIONS)
 
 
+def _check_warmup(warm: Any) -> None:
+    """critic_warmup: a tuple of three integers (n_steps, first_g, every) within their ranges."""
+    ok = (isinstance(warm, tuple) and len(warm) == 3
+          and all(isinstance(v, int) and not isinstance(v, bool) for v in warm)
+          and 0 <= warm[0] <= MAX_WARMUP_STEPS and all(0 <= v <= MAX_ROUNDS for v in warm[1:]))
+    if not ok:
+        _fail("critic_warmup", warm, f"a tuple of three integers (n_steps, first_g, every), n_steps from 0 to "
+              f"{MAX_WARMUP_STEPS}, first_g and every from 0 to {MAX_ROUNDS}; (0, 0, 0) for none")
+
+
 @dataclass(frozen=True)
 class Config:
     """All hyperparameters of one (batched, multi-seed) GAN training run on 1-D data.
 
     Targets and noise are parametrised by mean and standard deviation so that one slider moves
     any of them. `seeds` runs train together in one batched pass; run k uses seed `seed + k`.
-    For the Wasserstein losses `d_steps` is the number of critic steps per round.
+    For the Wasserstein losses `d_steps` is the number of critic steps per round (`critic_warmup`
+    raises it in some rounds).
     """
 
     # The data: the target distribution R and the noise I fed to G.
@@ -160,6 +173,13 @@ class Config:
     # of `sets` samples of batch_size values.
     d_steps: int = 1
     g_steps: int = 1
+    # The WGAN authors' critic schedule (Arjovsky et al.'s main.py: `Diters = 100 if gen_iterations
+    # < 25 or gen_iterations % 500 == 0 else 5`), as (n_steps, first_g, every): round r (0-based, so
+    # r rounds of G updates are done before it) takes n_steps D steps instead of d_steps when
+    # r < first_g or (every > 0 and r % every == 0), so that G learns from a critic near its optimum
+    # at the start and now and then. n_steps 0 turns it off; (0, 0, 0), the default, is none. It
+    # applies to every loss (it is only D steps per round) but is meant for WGAN. See `d_steps_at`.
+    critic_warmup: tuple[int, int, int] = (0, 0, 0)
     batch_size: int = 64
     sets: int = 1
     rounds: int = 4000
@@ -205,6 +225,7 @@ class Config:
         _check_float("lr_decay", self.lr_decay, 0.0, 1.0, lo_open=True)
         _check_int("d_steps", self.d_steps, 1, 100)
         _check_int("g_steps", self.g_steps, 1, 100)
+        _check_warmup(self.critic_warmup)
         _check_int("batch_size", self.batch_size, 2, MAX_BATCH)
         _check_int("sets", self.sets, 1, 1024)
         _check_int("rounds", self.rounds, 0, MAX_ROUNDS)
@@ -217,6 +238,13 @@ class Config:
         _check_choice("dtype", self.dtype, DTYPES)
         if self.features not in ("value", "batch", "sorted", "sorted_real", "minibatch") and self.batch_size < 3:
             _fail("batch_size", self.batch_size, f"at least 3 when D sees '{self.features}' (moments need a spread)")
+
+    def d_steps_at(self, round_: int) -> int:
+        """D (critic) steps of round `round_` (0-based): `d_steps`, or the warm-up's n_steps (see critic_warmup)."""
+        n_steps, first_g, every = self.critic_warmup
+        if n_steps and (round_ < first_g or (every and round_ % every == 0)):
+            return n_steps
+        return self.d_steps
 
     def replace(self, **changes: Any) -> Config:
         """Return a copy with some fields changed, validated like a new Config."""
@@ -279,16 +307,21 @@ PRESETS: dict[str, dict[str, Any]] = {
         loss="bce", d_optimizer="adam", d_lr=1e-3, d_beta1=0.9, g_optimizer="adam", g_lr=1e-3,
         g_beta1=0.9, batch_size=100, sets=8, rounds=2000, eval_every=100, lr_decay=1.0,
     ),
-    # WGAN with the four changes: no sigmoid, no log, clipping at 0.01, RMSProp 5e-5, 5 critic steps.
+    # WGAN as its authors ran it (Arjovsky et al. 2017, Algorithm 1 and their main.py): the four
+    # changes (no sigmoid, no log, weights clipped to 0.01, RMSProp 5e-5), 5 critic steps a round and
+    # the reference code's critic schedule, 100 critic steps in each of the first 25 rounds and in
+    # every 500th (critic_warmup).
     "wgan": dict(
-        loss="wgan", clip=0.01, d_steps=5, d_optimizer="rmsprop", d_lr=5e-5, d_beta2=0.99,
-        g_optimizer="rmsprop", g_lr=5e-5, g_beta2=0.99, rounds=2000, features="value", batch_size=64,
-        lr_decay=1.0,
+        loss="wgan", clip=0.01, d_steps=5, critic_warmup=(100, 25, 500), d_optimizer="rmsprop", d_lr=5e-5,
+        d_beta2=0.99, g_optimizer="rmsprop", g_lr=5e-5, g_beta2=0.99, rounds=2000, features="value",
+        batch_size=64, lr_decay=1.0,
     ),
-    # WGAN-GP: gradient penalty 10, Adam 1e-4 with betas (0.5, 0.9), 5 critic steps.
+    # WGAN-GP as its authors ran it (Gulrajani et al. 2017, Algorithm 1: alpha=1e-4, beta1=0,
+    # beta2=0.9, lambda=10, n_critic=5): gradient penalty 10, Adam 1e-4 with betas (0, 0.9) for both
+    # nets, 5 critic steps a round, no critic warm-up.
     "wgan_gp": dict(
-        loss="wgan-gp", gp_weight=10.0, d_steps=5, d_optimizer="adam", d_lr=1e-4, d_beta1=0.5,
-        d_beta2=0.9, g_optimizer="adam", g_lr=1e-4, g_beta1=0.5, g_beta2=0.9, rounds=2000, features="value",
+        loss="wgan-gp", gp_weight=10.0, d_steps=5, d_optimizer="adam", d_lr=1e-4, d_beta1=0.0,
+        d_beta2=0.9, g_optimizer="adam", g_lr=1e-4, g_beta1=0.0, g_beta2=0.9, rounds=2000, features="value",
         batch_size=64, lr_decay=1.0,
     ),
 }
@@ -326,5 +359,5 @@ def preset(name: str, **overrides: Any) -> Config:
     return Config(**{**PRESETS[name], **overrides})
 
 
-__all__ = ["Config", "PRESETS", "preset", "course_seed", "SEED_VARIABLE", "TARGETS", "NOISES", "FEATURES",
-           "LOSSES", "OPTIMIZERS", "ACTIVATIONS", "GENERATORS", "G_OBJECTIVES", "GP_SIDES", "DTYPES"]
+__all__ = ["Config", "PRESETS", "preset", "course_seed", "SEED_VARIABLE", "MAX_WARMUP_STEPS", "TARGETS", "NOISES",
+           "FEATURES", "LOSSES", "OPTIMIZERS", "ACTIVATIONS", "GENERATORS", "G_OBJECTIVES", "GP_SIDES", "DTYPES"]

@@ -494,3 +494,67 @@ def plot_sweep_map(result: Mapping[str, Any], *, title: str | None = None, cmap:
 
 
 __all__ += ["plot_sweep_map"]
+
+
+# Words for the budget axes of `ganlib.train.History.budget`.
+BUDGET_AXIS_NAMES = {"round": "round", "g_updates": "G updates", "d_updates": "D updates", "cpu_seconds": "CPU seconds"}
+
+
+def plot_budget(
+    results: Mapping[str, Any],
+    axis: str = "g_updates",
+    ax: Axes | None = None,
+    metric: str = "w1",
+    *,
+    target_std: float | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Each named result's median W1 (or KS) over its runs against the budget spent, with the 25-75% band.
+
+    `results` maps a name to a `TrainResult` (its trainer gives the target's std) or a `History`
+    (then give `target_std`). `axis` is the budget on the x axis: "g_updates" (the default),
+    "d_updates", "cpu_seconds" or "round" (see `History.budget`): recipes that take different
+    numbers of D steps a round, or different time a step, are compared at equal cost, not at equal
+    rounds. `metric` "w1" draws W1 in target std with the success line, "ks" the KS distance. A run
+    that diverged (NaN) counts as infinitely far, since it failed: a median or quartile it makes
+    infinite leaves a gap. Any other axis or metric, or no results, is a one-line ValueError.
+    """
+    if axis not in BUDGET_AXIS_NAMES:
+        raise ValueError(f"axis={axis!r} is not allowed: choose one of {', '.join(BUDGET_AXIS_NAMES)}")
+    if metric not in ("w1", "ks"):
+        raise ValueError(f"metric={metric!r} is not allowed: choose one of w1, ks")
+    if not results:
+        raise ValueError("plot_budget needs at least one result to draw")
+    fig, ax = _ax_or_new(ax, 6.4, 3.6)
+    for i, (name, result) in enumerate(results.items()):
+        # A TrainResult carries its history and its trainer's target; a bare History needs target_std.
+        history = getattr(result, "history", result)
+        values = np.array(getattr(history, metric), dtype=float)
+        if metric == "w1":
+            std = result.trainer.target.std if hasattr(result, "trainer") else target_std
+            if std is None:
+                raise ValueError(f"results[{name!r}] is a History: give target_std to draw W1 in target std")
+            values = values / std
+        values[~np.isfinite(values)] = np.inf
+        with np.errstate(invalid="ignore"):
+            low, mid, high = np.quantile(values, [0.25, 0.5, 0.75], axis=0)
+        # Infinite quantiles (and the NaN inf - inf makes in between) are drawn as gaps.
+        low, mid, high = (np.where(np.isfinite(q), q, np.nan) for q in (low, mid, high))
+        x = np.asarray(history.budget(axis), dtype=float)
+        colour = RECIPE_COLORS[i % len(RECIPE_COLORS)]
+        ax.fill_between(x, low, high, color=colour, alpha=0.2, lw=0)
+        ax.plot(x, mid, color=colour, lw=1.8, label=f"{name} ({values.shape[0]} runs)")
+    if metric == "w1":
+        ax.axhline(SUCCESS_W1_FRACTION, color="k", ls=":", lw=1, label=f"success: W1 < {SUCCESS_W1_FRACTION:g} sd")
+        ax.set_ylabel("W1 to target (sd)")
+    else:
+        ax.set_ylabel("KS distance to target")
+    ax.set_yscale("log")
+    ax.set_xlabel(BUDGET_AXIS_NAMES[axis])
+    ax.legend(fontsize=9, loc="best", framealpha=0.8, title="median, band: 25th-75th percentile", title_fontsize=9)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+__all__ += ["plot_budget", "BUDGET_AXIS_NAMES"]

@@ -1,8 +1,9 @@
 """Training: a `Trainer` that advances K seeds together by n rounds at a time, and `train(config)`.
 
 One round is `d_steps` updates of D (on fresh real data and on G's output, detached so that D's
-loss does not train G) followed by `g_steps` updates of G through D (only G's parameters are
-stepped, so D does not learn from G's "real" labels). Run k (seed `seed + k`) draws from five
+loss does not train G; a critic warm-up round, see `Config.critic_warmup`, takes more) followed
+by `g_steps` updates of G through D (only G's parameters are stepped, so D does not learn from
+G's "real" labels). Run k (seed `seed + k`) draws from five
 streams of its own: G's initial weights, D's initial weights, the training batches (real data and
 noise), the evaluation noise and the sampling noise. So the numbers of a run do not depend on how
 many runs train beside it, nor on how rounds are split into calls; and two configs that differ
@@ -43,6 +44,8 @@ from ganlib.optim import BatchedOptimizer
 
 # Fields that may change while a run is in progress (the next chunk uses them).
 LIVE_FIELDS = ("d_lr", "g_lr", "d_steps", "g_steps", "clip", "gp_weight")
+# The axes a training budget is counted on (see History.budget).
+BUDGET_AXES = ("round", "g_updates", "d_updates", "cpu_seconds")
 # Upper bound on uniforms drawn per chunk across runs (64 MB in float64).
 _MAX_CHUNK_NUMBERS = 8_000_000
 _MAX_CHUNK_ROUNDS = 200
@@ -101,9 +104,14 @@ def _n_vectors(config: Config, n_values: int) -> int:
     return math.ceil(n_values / per)
 
 
-def _layout(config: Config) -> dict[str, int]:
-    """Uniforms per round and their split into real data, G's noise and WGAN-GP's mixing weights."""
+def _layout(config: Config, d_steps: int | None = None) -> dict[str, int]:
+    """Uniforms per round and their split into real data, G's noise and WGAN-GP's mixing weights.
+
+    `d_steps` is the round's number of D steps: `config.d_steps` unless given (a critic warm-up
+    round takes more, see `Config.critic_warmup`).
+    """
     c = config
+    d = c.d_steps if d_steps is None else d_steps
     nt, nz = _n_uniforms(c)
     m, s = c.sets, c.batch_size
     n_inputs = m * s if get_feature_map(c.features).per_value else m
@@ -117,15 +125,62 @@ def _layout(config: Config) -> dict[str, int]:
         "z_values": z_vectors * c.noise_dim,
     }
     lay["d_block"] = lay["real"] + lay["z"] + lay["eps"]
-    lay["per_round"] = c.d_steps * lay["d_block"] + c.g_steps * lay["z"]
-    lay["values_per_round"] = (c.d_steps * (lay["real_values"] + lay["z_values"] + lay["eps"])
-                               + c.g_steps * lay["z_values"])
+    lay["per_round"] = d * lay["d_block"] + c.g_steps * lay["z"]
+    lay["values_per_round"] = d * (lay["real_values"] + lay["z_values"] + lay["eps"]) + c.g_steps * lay["z_values"]
     return lay
 
 
 def _chunk_cap(k: int, per_round: int) -> int:
     """Rounds per chunk of randomness: at most _MAX_CHUNK_ROUNDS and _MAX_CHUNK_NUMBERS uniforms."""
     return max(1, min(_MAX_CHUNK_ROUNDS, _MAX_CHUNK_NUMBERS // (k * per_round)))
+
+
+def _d_step_counts(config: Config) -> tuple[int, ...]:
+    """The numbers of D steps the config's rounds take: d_steps, and a warm-up's n_steps if it has any rounds."""
+    n_steps, first_g, every = config.critic_warmup
+    warm = n_steps > 0 and (first_g > 0 or every > 0)
+    return tuple(sorted({config.d_steps, n_steps} if warm else {config.d_steps}))
+
+
+def _chunk_sizes(config: Config, k: int, d_steps: int, n: int = 0) -> dict[str, int]:
+    """Per run, the elements each chunk buffer holds for a chunk of rounds of `d_steps` D steps.
+
+    The chunk is the longest the trainer makes of such rounds (at most eval_every, _MAX_CHUNK_ROUNDS
+    and _MAX_CHUNK_NUMBERS uniforms), or n rounds if more.
+    """
+    c = config
+    lay = _layout(c, d_steps)
+    cap = max(n, min(_chunk_cap(k, lay["per_round"]), c.eval_every))
+    return {"u": cap * lay["per_round"], "real": cap * d_steps * lay["real_values"],
+            "z_d": cap * d_steps * lay["z_values"], "z_g": cap * c.g_steps * lay["z_values"],
+            "eps": cap * d_steps * lay["eps"]}
+
+
+def _chunk_plan(config: Config, k: int) -> dict[str, int]:
+    """Per run, the elements of each chunk buffer a Trainer allocates: enough for every kind of round.
+
+    Ordinary rounds and critic warm-up rounds (more D steps, fewer rounds a chunk) draw into the
+    same buffers, each buffer as large as the larger of the two needs, so switching between them
+    allocates nothing (fresh allocations between the history's arrays fragment the heap).
+    """
+    plans = [_chunk_sizes(config, k, d) for d in _d_step_counts(config)]
+    return {name: max(p[name] for p in plans) for name in plans[0]}
+
+
+def _same_d_steps_run(config: Config, round_: int) -> int | None:
+    """Rounds from `round_` on that take as many D steps as it does (None: all the rest).
+
+    The trainer ends its chunks there, as at evaluation points: a chunk's random numbers are laid
+    out for one number of D steps a round.
+    """
+    n_steps, first_g, every = config.critic_warmup
+    if not n_steps:
+        return None
+    if round_ < first_g:
+        return first_g - round_
+    if every and round_ % every == 0:
+        return 1
+    return (round_ // every + 1) * every - round_ if every else None
 
 
 def _net_sizes(config: Config) -> tuple[list[int], list[int]]:
@@ -211,7 +266,8 @@ def estimate_memory(config: Config) -> MemoryEstimate:
 
     Held throughout: the two networks with their gradients and optimizer state, the evaluation
     noise (seeds x eval_samples values), the history (four numbers per run and round, kept and
-    copied once by `history`) and the reused buffers of a chunk of random numbers. On top, the
+    copied once by `history`) and the reused buffers of a chunk of random numbers (large enough
+    for the D steps of a critic warm-up round too: max(d_steps, n_steps)). On top, the
     largest of: one training step (what autograd keeps of both nets' activations on a batch,
     the features D is shown and two layers of gradients flowing back); making a chunk's batches
     from its uniforms; one block of evaluation; the final samples (seeds x N_FINAL float64
@@ -232,15 +288,21 @@ def estimate_memory(config: Config) -> MemoryEstimate:
     networks = k * f * (_param_count(g) * copies_g + _d_param_count(c) * copies_d)
     eval_noise = k * _n_vectors(c, c.eval_samples) * c.noise_dim * f
     n_evals = c.rounds // c.eval_every + 2
-    history = 2 * 8 * k * (4 * c.rounds + len(_HistoryBuffer.KEYS) * n_evals)
+    # Per run and round the four losses; per evaluation the metrics, and once for all runs the
+    # round and the budget (G updates, D updates, CPU seconds).
+    history = 2 * 8 * (k * (4 * c.rounds + len(_HistoryBuffer.KEYS) * n_evals) + 4 * n_evals)
 
-    lay = _layout(c)
-    cap = min(_chunk_cap(k, lay["per_round"]), c.eval_every)
-    # The chunk's uniforms (float64) and the batches made from them in the training dtype; while
-    # a part is made, its float64 values and up to three temporaries (the mixture's centres).
-    random_numbers = k * cap * (8 * lay["per_round"] + f * lay["values_per_round"])
-    largest_part = max(c.d_steps * lay["real_values"], max(c.d_steps, c.g_steps) * lay["z_values"])
-    drawing = 4 * 8 * k * cap * largest_part
+    # The chunk's uniforms (float64) and the batches made from them in the training dtype, sized
+    # for the larger of an ordinary round and a critic warm-up round (see `_chunk_plan`); while a
+    # part is made, its float64 values and up to three temporaries (the mixture's centres).
+    plan = _chunk_plan(c, k)
+    random_numbers = k * (8 * plan["u"] + f * (plan["real"] + plan["z_d"] + plan["z_g"] + plan["eps"]))
+    drawing = 0
+    for n_d in _d_step_counts(c):
+        lay = _layout(c, n_d)
+        cap = min(_chunk_cap(k, lay["per_round"]), c.eval_every)
+        largest_part = max(n_d * lay["real_values"], max(n_d, c.g_steps) * lay["z_values"])
+        drawing = max(drawing, 4 * 8 * k * cap * largest_part)
 
     fm = get_feature_map(c.features)
     m, s = c.sets, c.batch_size
@@ -336,6 +398,14 @@ class History:
     `eval_round`: the generated `mean`, `std`, `skew`, `kurtosis`, `w1` and `ks` to the target, and
     on a two-mode target the fractions of G's values near each mode and in the gap between them
     (`mass_low`, `mass_high`, `gap_mass`; NaN for other targets, see `ganlib.metrics.mode_masses`).
+
+    The budget spent by each evaluation, one value per entry of `eval_round` (all runs of a Trainer
+    train in lockstep, so they share it): `g_updates` and `d_updates`, the G and D optimizer steps
+    so far (a critic warm-up's extra D steps included), and `cpu_seconds`, the process CPU time
+    (`time.process_time()`, every thread of the process) of the training rounds so far, for the
+    whole batched pass of K runs: runs trained in one pass share it, so divide by K for a run's
+    share. Evaluations and `step`'s callback are left out, so a run that is measured or drawn more
+    often does not look dearer. See `budget`.
     """
 
     seeds: list[int]
@@ -355,6 +425,19 @@ class History:
     gap_mass: np.ndarray
     diverged_at: list[int | None] = field(default_factory=list)
     diverged_reason: list[str | None] = field(default_factory=list)
+    g_updates: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    d_updates: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    cpu_seconds: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def budget(self, axis: str) -> np.ndarray:
+        """The budget spent by each evaluation on one axis: "round", "g_updates", "d_updates" or "cpu_seconds".
+
+        "round" is `eval_round`; the others are the fields of the same names. Each is aligned with
+        the per-evaluation metrics (`w1[:, i]` was measured after `budget(axis)[i]`).
+        """
+        if axis not in BUDGET_AXES:
+            raise ValueError(f"axis={axis!r} is not allowed: choose one of {', '.join(BUDGET_AXES)}")
+        return self.eval_round if axis == "round" else getattr(self, axis)
 
     @property
     def rounds(self) -> int:
@@ -403,12 +486,15 @@ class _HistoryBuffer:
 
     KEYS = ("mean", "std", "skew", "kurtosis", "w1", "ks", "mass_low", "mass_high", "gap_mass")
     PER_ROUND = ("d_loss", "g_loss", "d_real", "d_fake")
+    # One value per evaluation, shared by all runs.
+    BUDGET = {"g_updates": np.int64, "d_updates": np.int64, "cpu_seconds": np.float64}
 
     def __init__(self, k: int) -> None:
         self.k = k
         self.per_round = {n: _Columns(k) for n in self.PER_ROUND}
         self.eval_round = _Columns(1, np.int64)
         self.evals = {n: _Columns(k) for n in self.KEYS}
+        self.budget = {n: _Columns(1, t) for n, t in self.BUDGET.items()}
 
     def build(self, seeds: list[int], diverged_at: list[int | None], reasons: list[str | None]) -> History:
         return History(
@@ -418,12 +504,14 @@ class _HistoryBuffer:
             **{n: v.view().copy() for n, v in self.evals.items()},
             diverged_at=list(diverged_at),
             diverged_reason=list(reasons),
+            **{n: v.view()[0].copy() for n, v in self.budget.items()},
         )
 
 
 class Trainer:
     """K GAN runs on one 1-D target, trained together; advance with `step(n)`.
 
+    `g_updates`, `d_updates` and `cpu_seconds` count the budget spent so far (see History).
     `d_lr` / `g_lr` may be given as (K,) tensors to give each run its own learning rate, and
     `run_seeds` lists each run's seed (default `seed + k`): a sweep trains one grid cell per block
     of runs, all blocks on the same seeds. A config whose peak memory `estimate_memory` puts above
@@ -472,6 +560,11 @@ class Trainer:
         self.opt_g = BatchedOptimizer(self.G.params, c.g_optimizer, c.g_lr if g_lr is None else g_lr,
                                       c.g_beta1, c.g_beta2, c.g_momentum)
         self.round = 0
+        # The budget spent so far (see History): optimizer steps of each net, and the process CPU
+        # seconds of the training rounds of all K runs together.
+        self.g_updates = 0
+        self.d_updates = 0
+        self.cpu_seconds = 0.0
         self.diverged_at: list[int | None] = [None] * self.k
         self.diverged_reason: list[str | None] = [None] * self.k
         # Whether the untrained generator's samples were within DIVERGED_SCALE target std (set at round 0).
@@ -502,55 +595,65 @@ class Trainer:
             row.copy_(self.noise.from_uniform(u).view(n_vectors, d))
         return out
 
-    def _layout(self) -> dict[str, int]:
-        return _layout(self.config)
+    def _layout(self, d_steps: int | None = None) -> dict[str, int]:
+        return _layout(self.config, d_steps)
 
-    def _chunk_buffers(self, lay: dict[str, int], cap: int) -> dict[str, torch.Tensor]:
-        """Buffers for the random inputs of up to `cap` rounds, allocated once per layout and reused.
+    def _chunk_buffers(self, d_steps: int, n: int) -> dict[str, torch.Tensor]:
+        """Flat (K, elements) buffers for the random inputs of a chunk, allocated once per config and reused.
 
         Every chunk draws into the same memory: allocating these anew each chunk, between the
         history's small long-lived arrays, fragmented the heap (the process grew ~9 KB a round).
+        They are sized by `_chunk_plan`, for ordinary and critic warm-up rounds alike; a chunk
+        takes views of their first elements shaped for its own number of rounds and D steps.
         """
         c = self.config
-        key = (cap, lay["per_round"], c.d_steps, c.g_steps)
+        plan = _chunk_plan(c, self.k)
+        this = _chunk_sizes(c, self.k, d_steps, n)
+        key = tuple(max(plan[name], this[name]) for name in plan)
         if key != self._chunk_key:
             self._chunk = {}  # release the old buffers before allocating the new ones
-            k, m, s = self.k, c.sets, c.batch_size
-            zshape = (m * s, c.noise_dim) if c.generator == "per_value" else (m, c.noise_dim)
+            sizes = dict(zip(plan, key))
             typed = dict(dtype=self.dtype, device=self.device)
-            self._chunk = {
-                "u": torch.empty(k, cap, lay["per_round"], dtype=torch.float64),
-                "real": torch.empty(k, cap, c.d_steps, m, s, **typed),
-                "z_d": torch.empty(k, cap, c.d_steps, *zshape, **typed),
-                "z_g": torch.empty(k, cap, c.g_steps, *zshape, **typed),
-            }
-            if lay["eps"]:
-                self._chunk["eps"] = torch.empty(k, cap, c.d_steps, lay["eps"], 1, **typed)
+            self._chunk = {"u": torch.empty(self.k, sizes["u"], dtype=torch.float64)}
+            for name in ("real", "z_d", "z_g", "eps"):
+                if sizes[name]:  # eps: WGAN-GP's mixing weights only
+                    self._chunk[name] = torch.empty(self.k, sizes[name], **typed)
             self._chunk_key = key
         return self._chunk
 
     def _draw_chunk(self, n: int) -> dict[str, torch.Tensor]:
-        """All random inputs of the next n rounds (views of reused buffers), one generator call per run."""
-        c, lay = self.config, self._layout()
+        """All random inputs of the next n rounds (views of reused buffers), one generator call per run.
+
+        The rounds take as many D steps as the next one does (`Config.d_steps_at`); `step` ends a
+        chunk where that changes.
+        """
+        c = self.config
+        d = c.d_steps_at(self.round)
+        lay = self._layout(d)
         k, m, s = self.k, c.sets, c.batch_size
-        buf = self._chunk_buffers(lay, max(n, min(_chunk_cap(k, lay["per_round"]), c.eval_every)))
-        u = buf["u"][:, :n]
+        zshape = (m * s, c.noise_dim) if c.generator == "per_value" else (m, c.noise_dim)
+        buf = self._chunk_buffers(d, n)
+
+        def view(name: str, *shape: int) -> torch.Tensor:
+            # The first elements of each run's row, shaped (K, n, *shape): splits its contiguous row.
+            return buf[name][:, : n * math.prod(shape)].view(k, n, *shape)
+
+        u = view("u", lay["per_round"])
         for row, g in zip(u, self._data_gens):
             torch.rand(n * lay["per_round"], generator=g, dtype=torch.float64, out=row.view(-1))
-        d_part = u[..., : c.d_steps * lay["d_block"]].reshape(k, n, c.d_steps, lay["d_block"])
-        g_part = u[..., c.d_steps * lay["d_block"]:].reshape(k, n, c.g_steps, lay["z"])
+        d_part = u[..., : d * lay["d_block"]].reshape(k, n, d, lay["d_block"])
+        g_part = u[..., d * lay["d_block"]:].reshape(k, n, c.g_steps, lay["z"])
         a, b = lay["real"], lay["real"] + lay["z"]
         nt, nz = self.target.n_uniforms, self.noise.n_uniforms
-        zshape = (m * s, c.noise_dim) if c.generator == "per_value" else (m, c.noise_dim)
-        real = self.target.from_uniform(d_part[..., :a].reshape(k, n, c.d_steps, m, s, nt))
-        buf["real"][:, :n].copy_(real.sub_(self.loc).div_(self.scale))
+        out = {"real": view("real", d, m, s), "z_d": view("z_d", d, *zshape), "z_g": view("z_g", c.g_steps, *zshape)}
+        real = self.target.from_uniform(d_part[..., :a].reshape(k, n, d, m, s, nt))
+        out["real"].copy_(real.sub_(self.loc).div_(self.scale))
         del real
-        buf["z_d"][:, :n].copy_(self.noise.from_uniform(d_part[..., a:b].reshape(k, n, c.d_steps, *zshape, nz)))
-        buf["z_g"][:, :n].copy_(self.noise.from_uniform(g_part.reshape(k, n, c.g_steps, *zshape, nz)))
-        out = {name: buf[name][:, :n] for name in ("real", "z_d", "z_g")}
+        out["z_d"].copy_(self.noise.from_uniform(d_part[..., a:b].reshape(k, n, d, *zshape, nz)))
+        out["z_g"].copy_(self.noise.from_uniform(g_part.reshape(k, n, c.g_steps, *zshape, nz)))
         if lay["eps"]:
-            buf["eps"][:, :n].copy_(d_part[..., b:].reshape(k, n, c.d_steps, lay["eps"], 1))
-            out["eps"] = buf["eps"][:, :n]
+            out["eps"] = view("eps", d, lay["eps"], 1)
+            out["eps"].copy_(d_part[..., b:].reshape(k, n, d, lay["eps"], 1))
         return out
 
     # ----- the two networks in use -----
@@ -618,18 +721,28 @@ class Trainer:
              evaluate_at_end: bool = True) -> Trainer:
         """Train n more rounds (in chunks that end at evaluation points); returns self.
 
+        Chunks also end where a critic warm-up starts or ends (`Config.critic_warmup`), so each
+        chunk's rounds take one number of D steps. The budget (`g_updates`, `d_updates`,
+        `cpu_seconds`) grows with each chunk; the CPU time of evaluations and `callback` is left out.
+
         The last round is evaluated too unless `evaluate_at_end` is False: a caller that steps a
         few rounds at a time (the dashboard, 20 or more times a second) then pays for evaluations
         only every `eval_every` rounds, as a whole run does.
         """
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             raise ValueError(f"n={n!r} is not allowed: a number of rounds >= 0")
-        c = self.config
         end = self.round + n
         while self.round < end and not self.stopped:
+            c = self.config  # a callback may have changed live fields (`set`)
             to_eval = c.eval_every - self.round % c.eval_every
-            chunk = min(end - self.round, to_eval, _chunk_cap(self.k, self._layout()["per_round"]))
+            # A chunk's rounds take one number of D steps: it ends where a critic warm-up starts or ends.
+            same = _same_d_steps_run(c, self.round)
+            per_round = self._layout(c.d_steps_at(self.round))["per_round"]
+            chunk = min(end - self.round, to_eval, _chunk_cap(self.k, per_round), end if same is None else same)
+            cpu0 = time.process_time()
             self._run_chunk(chunk)
+            # Training only: the evaluation and the callback below are not the run's cost.
+            self.cpu_seconds += time.process_time() - cpu0
             if self.round % c.eval_every == 0 or (evaluate_at_end and self.round == end):
                 self._record_eval()
             if callback is not None:
@@ -638,6 +751,7 @@ class Trainer:
 
     def _run_chunk(self, n: int) -> None:
         c = self.config
+        d = c.d_steps_at(self.round)  # every round of the chunk takes as many (see `step`)
         rnd = self._draw_chunk(n)
         eps = rnd.get("eps")
         d_losses, g_losses, d_reals, d_fakes = [], [], [], []
@@ -645,7 +759,7 @@ class Trainer:
             if c.lr_decay != 1.0:
                 done = min(self.round + r, c.rounds) / max(c.rounds, 1)
                 self.opt_d.scale = self.opt_g.scale = c.lr_decay**done
-            for j in range(c.d_steps):
+            for j in range(d):
                 dl, dr, df = self._d_step(rnd["real"][:, r, j], rnd["z_d"][:, r, j],
                                           None if eps is None else eps[:, r, j])
             for j in range(c.g_steps):
@@ -660,6 +774,8 @@ class Trainer:
             self._buf.per_round[name].append(a)
         self._check_finite(arrays, n)
         self.round += n
+        self.d_updates += n * d
+        self.g_updates += n * c.g_steps
 
     def _check_finite(self, arrays: dict[str, np.ndarray], n: int) -> None:
         params_ok = torch.ones(self.k, dtype=torch.bool, device=self.device)
@@ -715,6 +831,9 @@ class Trainer:
     def _record_eval(self) -> None:
         metrics = self._measure(self.config.eval_samples, self._z_eval.__getitem__)
         self._buf.eval_round.append(np.array([self.round]))
+        for name, value in (("g_updates", self.g_updates), ("d_updates", self.d_updates),
+                            ("cpu_seconds", self.cpu_seconds)):
+            self._buf.budget[name].append(np.array([value]))
         for name in _HistoryBuffer.KEYS:
             self._buf.evals[name].append(metrics[name])
         if self.round == 0:
@@ -867,5 +986,5 @@ def train(
     return TrainResult(trainer, trainer.history, runs, seconds)
 
 
-__all__ = ["Trainer", "History", "TrainResult", "train", "LIVE_FIELDS", "resolve_device", "estimate_memory",
-           "check_memory", "MemoryEstimate", "MEMORY_BUDGET", "N_FINAL", "make_config_target"]
+__all__ = ["Trainer", "History", "TrainResult", "train", "LIVE_FIELDS", "BUDGET_AXES", "resolve_device",
+           "estimate_memory", "check_memory", "MemoryEstimate", "MEMORY_BUDGET", "N_FINAL", "make_config_target"]

@@ -319,3 +319,37 @@ def test_sweep_trains_on_the_configured_separation(capsys):
 
     assert got == pytest.approx(median_w1(base), rel=1e-9)
     assert abs(got - median_w1(base.replace(mixture_separation=0.8))) > 1e-3
+
+
+def test_train_json_has_the_budget_record_and_w1_at_each_evaluation(tmp_path, capsys):
+    # The WGAN preset as its authors ran it: 100 critic steps in rounds 0-24 (and every 500th), 5 after.
+    js = tmp_path / "r.json"
+    assert main(["train", "--preset", "wgan", "--rounds", "30", "--eval-every", "10", "--seeds", "2",
+                 "--json", str(js)]) == 0
+    capsys.readouterr()
+    data = json.loads(js.read_text(), parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
+    assert data["config"]["critic_warmup"] == [100, 25, 500]
+    assert Config.from_dict(data["config"]).critic_warmup == (100, 25, 500)
+    budget = data["budget"]
+    assert set(budget) == {"round", "g_updates", "d_updates", "cpu_seconds"}
+    assert budget["round"] == [0, 10, 20, 30]
+    assert budget["g_updates"] == [0, 10, 20, 30]
+    # By hand: 10 x 100, 20 x 100, then 25 x 100 + 5 x 5.
+    assert budget["d_updates"] == [0, 1000, 2000, 2525]
+    cpu = budget["cpu_seconds"]
+    assert cpu[0] == 0 and cpu[-1] > 0 and cpu == sorted(cpu)
+    assert {"config", "train_seconds", "success_rate", "criterion", "runs"} <= set(data)  # what it wrote before
+    for run in data["runs"]:
+        assert RUN_KEYS <= set(run)
+        assert len(run["w1_at_evals"]) == len(run["w1_sigma_at_evals"]) == 4
+        np.testing.assert_allclose(run["w1_sigma_at_evals"], np.array(run["w1_at_evals"]) / 1.25, rtol=1e-12)
+        # The last evaluation (4,000 values) and the final measurement (10,000 others) agree roughly.
+        assert run["w1_sigma_at_evals"][-1] == pytest.approx(run["w1_sigma"], rel=0.2)
+
+
+def test_critic_warmup_flag_reaches_the_config_and_a_bad_one_is_one_line(capsys, no_training):
+    args = build_parser().parse_args(["train", "--critic-warmup", "100,25,500"])
+    assert args.critic_warmup == (100, 25, 500)
+    assert main(["train", "--critic-warmup", "100,25"]) == 2
+    out, err = capsys.readouterr()
+    assert "critic_warmup=(100, 25) is not allowed" in one_error_line(err) and out == ""

@@ -86,6 +86,16 @@ BAD = [
     ("minibatch_kernels", cfg.MAX_MINIBATCH + 1, f"minibatch_kernels={cfg.MAX_MINIBATCH + 1}"),
     ("minibatch_dims", 0, "minibatch_dims=0"),
     ("minibatch_dims", 2.0, "minibatch_dims=2.0"),
+    # the critic warm-up: a tuple of three integers (n_steps, first_g, every) in range
+    ("critic_warmup", (100, 25), "critic_warmup=(100, 25)"),
+    ("critic_warmup", (100, 25, 500, 1), "critic_warmup=(100, 25, 500, 1)"),
+    ("critic_warmup", [100, 25, 500], "critic_warmup=[100, 25, 500]"),
+    ("critic_warmup", "100,25,500", "critic_warmup='100,25,500'"),
+    ("critic_warmup", (100, -1, 500), "critic_warmup=(100, -1, 500)"),
+    ("critic_warmup", (cfg.MAX_WARMUP_STEPS + 1, 25, 500), f"critic_warmup=({cfg.MAX_WARMUP_STEPS + 1}, 25, 500)"),
+    ("critic_warmup", (100, 25, cfg.MAX_ROUNDS + 1), f"critic_warmup=(100, 25, {cfg.MAX_ROUNDS + 1})"),
+    ("critic_warmup", (100.0, 25, 500), "critic_warmup=(100.0, 25, 500)"),
+    ("critic_warmup", (True, 25, 500), "critic_warmup=(True, 25, 500)"),
 ]
 
 
@@ -275,3 +285,42 @@ def test_bad_numpy_scalars_are_still_rejected(field, value, text):
 
     with pytest.raises(ValueError, match=re.escape(text)):
         Config(**{field: eval(value, {"np": np})})
+
+
+def test_critic_warmup_message_is_one_line_naming_the_field():
+    with pytest.raises(ValueError) as exc:
+        Config(critic_warmup=(5, 5))
+    message = str(exc.value)
+    assert "\n" not in message and message.startswith("critic_warmup=(5, 5) is not allowed: ")
+    assert "(n_steps, first_g, every)" in message
+
+
+def test_d_steps_at_follows_the_wgan_reference_schedule():
+    # Arjovsky et al.'s main.py: Diters = 100 if gen_iterations < 25 or gen_iterations % 500 == 0 else 5.
+    c = Config(d_steps=5, critic_warmup=(100, 25, 500))
+    expected = {r: 100 if r < 25 or r % 500 == 0 else 5 for r in range(2001)}
+    assert {r: c.d_steps_at(r) for r in range(2001)} == expected
+    # Off (n_steps 0, whatever the rest), and without periodic warm-ups (every 0).
+    cases = [((0, 0, 0), 0, 5), ((0, 25, 500), 0, 5), ((9, 3, 0), 2, 9), ((9, 3, 0), 3, 5), ((9, 3, 0), 600, 5)]
+    for warm, r, steps in cases:
+        assert Config(d_steps=5, critic_warmup=warm).d_steps_at(r) == steps, (warm, r)
+    assert Config().critic_warmup == (0, 0, 0)
+    # numpy integers (a slider's) are stored as Python ints, and JSON's list comes back as the tuple.
+    import numpy as np
+
+    c = Config(critic_warmup=(np.int64(100), np.int64(25), np.int64(500)))
+    assert c.critic_warmup == (100, 25, 500) and all(type(v) is int for v in c.critic_warmup)
+    assert Config.from_dict(json.loads(json.dumps(c.to_dict()))).critic_warmup == (100, 25, 500)
+
+
+def test_wgan_presets_are_the_authors_settings():
+    # WGAN (Arjovsky et al. 2017, Algorithm 1 and main.py): clip 0.01, RMSProp 5e-5, n_critic 5, the critic schedule.
+    w = preset("wgan")
+    assert (w.loss, w.clip, w.d_steps, w.critic_warmup) == ("wgan", 0.01, 5, (100, 25, 500))
+    assert (w.d_optimizer, w.d_lr, w.g_optimizer, w.g_lr) == ("rmsprop", 5e-5, "rmsprop", 5e-5)
+    # WGAN-GP (Gulrajani et al. 2017, Algorithm 1): alpha 1e-4, beta1 0, beta2 0.9, lambda 10, n_critic 5.
+    gp = preset("wgan_gp")
+    assert (gp.loss, gp.gp_weight, gp.d_steps, gp.critic_warmup) == ("wgan-gp", 10.0, 5, (0, 0, 0))
+    for net in ("d", "g"):
+        assert (getattr(gp, f"{net}_optimizer"), getattr(gp, f"{net}_lr")) == ("adam", 1e-4)
+        assert (getattr(gp, f"{net}_beta1"), getattr(gp, f"{net}_beta2")) == (0.0, 0.9)

@@ -12,7 +12,10 @@ digits), the share of digits the classifier is less than 90% sure of, the critic
 the Frechet distance (Spearman over each run's evaluations; then the final values across seeds), and
 the CPU seconds of training. One process per job, one thread each.
 The critic's correlation is also given from the estimate's highest point on, after the critic has
-caught up with G.
+caught up with G. A second table gives each run's budget at its last evaluation, from the run's
+budget record: G updates, D (critic) updates, warm-up steps included (wgan's default schedule adds
+100-step rounds, so its D updates are not rounds x D steps), and the CPU seconds of the training
+rounds alone (evaluations left out), so the losses can be compared at equal cost.
 """
 
 from __future__ import annotations
@@ -53,6 +56,9 @@ def run_one(loss: str, seed: int) -> dict:
         "final_estimate": float(h.estimate_at_evals(config.eval_every)[-1]), "final_frechet": h.frechet[-1],
         "eval_round": h.eval_round, "frechet_path": h.frechet,
         "estimate_path": [float(v) for v in h.estimate_at_evals(config.eval_every)],
+        # the budget at the last evaluation (the default budgets end on one) and at every evaluation
+        "g_updates": h.g_updates[-1], "d_updates": h.d_updates[-1], "train_cpu_seconds": h.cpu_seconds[-1],
+        "budget": h.budget(),
     }
 
 
@@ -87,14 +93,26 @@ def main() -> int:
 
         across = images.spearman([r["final_estimate"] for r in rs], [r["final_frechet"] for r in rs])
         unsure = np.median([r["unsure"] for r in rs])
-        print(f"{loss:8s} {cfg.rounds:>9d} x {cfg.d_steps:<4d} {span('classes_covered', 'd'):>9s} "
+        warm = "+w" if cfg.critic_warmup[0] else ""  # a critic warm-up: more D updates than rounds x steps
+        print(f"{loss:8s} {cfg.rounds:>9d} x {f'{cfg.d_steps}{warm}':<4s} {span('classes_covered', 'd'):>9s} "
               f"{span('frechet', '.2f'):>15s} {span('nn_ratio', '.2f'):>11s} {unsure:7.2f} "
               f"{span('spearman', '.2f'):>14s} {span('after_peak', '.2f'):>11s} {across:9.2f} "
               f"{np.median([r['cpu_seconds'] for r in rs]):6.1f}")
     print("covered, Frechet, NN ratio, rho in run (Spearman of the critic's estimate vs the Frechet distance over "
           "the run's evaluations) and after peak (the same from the estimate's highest point on; nan when the peak "
           "is the last evaluation): min-max over seeds; unsure: median share of digits the classifier gives < 90%; "
-          "rho seeds: Spearman of final estimate vs final Frechet across seeds; CPU s: median training CPU time")
+          "rho seeds: Spearman of final estimate vs final Frechet across seeds; CPU s: median training CPU time; "
+          "+w: with the WGAN code's critic warm-up (see the budget below)")
+    print()
+    head = (f"{'loss':8s} {'seed':>5s} {'G updates':>10s} {'D updates':>10s} {'CPU s':>7s} {'Frechet':>8s} "
+            f"{'covered':>8s}")
+    print(head)
+    print("-" * len(head))
+    for r in runs:
+        print(f"{r['loss']:8s} {r['seed']:5d} {r['g_updates']:10d} {r['d_updates']:10d} {r['train_cpu_seconds']:7.1f} "
+              f"{r['frechet']:8.2f} {r['classes_covered']:8d}")
+    print("budget at the last evaluation, from each run's record: G and D updates (critic warm-up steps included) "
+          "and the CPU seconds of the training rounds alone; Frechet and covered: the 2,000 digits drawn at the end")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(runs, fh, indent=2)

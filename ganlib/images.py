@@ -58,6 +58,8 @@ _STREAM_STRIDE = 2**40
 MAX_SEED = 2**32 - 1
 MAX_ROUNDS = 1_000_000
 MAX_SAMPLES = 1_000_000
+# The most critic steps a warm-up round may take (the WGAN code's is 100).
+MAX_WARMUP_STEPS = 1000
 # Runs draw at least this many digits: class shares to a percent or so, and more than the held-out
 # half's 896 that the Frechet distance compares against.
 MIN_SAMPLES = 1000
@@ -331,18 +333,24 @@ class DigitsConfig:
     """Every setting of one digits run. Build it with `digits_config(loss, **changes)`.
 
     A round is `d_steps` critic (or D) updates on fresh batches, then one G update; both networks use
-    `optimizer` with their own learning rate. `beta1` and `beta2` are Adam's; with RMSProp `beta2` is
-    its smoothing constant (torch's alpha) and `beta1` is unused. Both learning rates fall
-    geometrically to `lr_decay` times their value by the last round. `clip` applies to loss 'wgan'
-    only, `gp_weight` and `gp_side` to 'wgan-gp' only. `critic_norm` is the critic's normalisation
-    (see Critic): the article's "batch" for bce and wgan, a per-image "layer" norm for wgan-gp. The
-    defaults are digits_config('wgan-gp').
+    `optimizer` with their own learning rate. `critic_warmup` = (n_steps, first_g, every) is the WGAN
+    authors' critic schedule (their main.py: `Diters = 100 if gen_iterations < 25 or gen_iterations %
+    500 == 0`): round r (0-based, so r G updates are done before it) takes n_steps critic steps
+    instead of `d_steps` when r < first_g or (every > 0 and r % every == 0) (the authors' reason: G
+    should learn from a critic near its optimum, at the start and now and then). n_steps 0 turns it
+    off, every 0 leaves out the periodic warm-ups; (0, 0, 0), the default, is none. See
+    `d_steps_at`. `beta1` and `beta2` are Adam's; with RMSProp `beta2` is its smoothing constant
+    (torch's alpha) and `beta1` is unused. Both learning rates fall geometrically to `lr_decay` times
+    their value by the last round. `clip` applies to loss 'wgan' only, `gp_weight` and `gp_side` to
+    'wgan-gp' only. `critic_norm` is the critic's normalisation (see Critic): the article's "batch"
+    for bce and wgan, a per-image "layer" norm for wgan-gp. The defaults are digits_config('wgan-gp').
     """
 
     loss: str = "wgan-gp"
     seed: int = 0
     rounds: int = 800
     d_steps: int = 5
+    critic_warmup: tuple[int, int, int] = (0, 0, 0)  # (n_steps, first_g, every); see the docstring
     batch_size: int = 64
     nz: int = 32
     ngf: int = 32
@@ -378,6 +386,15 @@ class DigitsConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
                 bad(name, f"an integer from {lo} to {hi}")
+        warm = self.critic_warmup
+        if isinstance(warm, list):  # a config read back from JSON has a list here
+            warm = tuple(warm)
+            object.__setattr__(self, "critic_warmup", warm)  # frozen: the one way to normalise a field
+        if (not isinstance(warm, tuple) or len(warm) != 3
+                or any(isinstance(v, bool) or not isinstance(v, int) for v in warm)
+                or not (0 <= warm[0] <= MAX_WARMUP_STEPS and all(0 <= v <= MAX_ROUNDS for v in warm[1:]))):
+            bad("critic_warmup", f"three integers (n_steps, first_g, every), n_steps from 0 to {MAX_WARMUP_STEPS}, "
+                f"first_g and every from 0 to {MAX_ROUNDS}; (0, 0, 0) for none")
         for name, lo, hi in (("d_lr", 0, 1), ("g_lr", 0, 1), ("clip", 0, 100), ("gp_weight", 0, 1e4),
                              ("lr_decay", 0, 1)):
             v = getattr(self, name)
@@ -388,6 +405,13 @@ class DigitsConfig:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
                 bad(name, "a number in [0, 1)")
 
+    def d_steps_at(self, round_: int) -> int:
+        """Critic (or D) steps of round `round_` (0-based): `d_steps`, or the warm-up's n_steps."""
+        n_steps, first_g, every = self.critic_warmup
+        if n_steps and (round_ < first_g or (every and round_ % every == 0)):
+            return n_steps
+        return self.d_steps
+
     def replace(self, **changes: Any) -> DigitsConfig:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
@@ -397,22 +421,27 @@ class DigitsConfig:
         return dataclasses.asdict(self)
 
 
-# The three losses' defaults. Every loss gets the same 4,000 updates of D (or the critic) on batches of
-# 64 real digits, which takes under a minute of one CPU thread for each.
+# The three losses' defaults. bce and wgan-gp get 4,000 updates of D (or the critic) on batches of 64
+# real digits; wgan's critic schedule adds 95 steps in each of its 26 warm-up rounds (rounds 0-24 and
+# 500), 6,470 in all. A run's real counts and CPU time are in its history (g_updates, d_updates,
+# cpu_seconds), so verdicts can compare the losses at equal cost.
 # bce: the vanilla DCGAN (Adam 2e-4, beta1 0.5, one D step per G step, the non-saturating G loss).
-# wgan: the article exactly (RMSProp 5e-5, every critic parameter clipped to 0.01, 5 critic steps).
+# wgan: the article's setting (RMSProp 5e-5, every critic parameter clipped to 0.01, 5 critic steps)
+# with its authors' critic schedule: 100 critic steps in each of the first 25 rounds and every 500th.
+# Without the schedule (critic_warmup=(0, 0, 0)) it is not the article's setting: the critic then
+# starts far from its optimum and its estimate is a poorer W1 estimate early on.
 # wgan-gp: Gulrajani et al.'s recipe (penalty 10, Adam with betas (0.5, 0.9), 5 critic steps, and a
 # critic with layer normalisation in place of BatchNorm, their section 4: the penalty needs each
 # image's own gradient, which a batch-normalised score does not have) with the learning rate raised
 # from 1e-4 to 3e-4 and decayed to a tenth by the last round: at 1e-4 the Frechet distance was still
 # 11 (of 30 at the start) after 300 rounds, at 3e-4 it is below 1 by round 800.
 LOSS_DEFAULTS: dict[str, dict[str, Any]] = {
-    "bce": dict(rounds=4000, d_steps=1, optimizer="adam", d_lr=2e-4, g_lr=2e-4, beta1=0.5, beta2=0.999,
-                lr_decay=1.0, eval_every=200, critic_norm="batch"),
-    "wgan": dict(rounds=800, d_steps=5, optimizer="rmsprop", d_lr=5e-5, g_lr=5e-5, beta1=0.0, beta2=0.99,
-                 clip=0.01, lr_decay=1.0, eval_every=40, critic_norm="batch"),
-    "wgan-gp": dict(rounds=800, d_steps=5, optimizer="adam", d_lr=3e-4, g_lr=3e-4, beta1=0.5, beta2=0.9,
-                    gp_weight=10.0, lr_decay=0.1, eval_every=40, critic_norm="layer"),
+    "bce": dict(rounds=4000, d_steps=1, critic_warmup=(0, 0, 0), optimizer="adam", d_lr=2e-4, g_lr=2e-4,
+                beta1=0.5, beta2=0.999, lr_decay=1.0, eval_every=200, critic_norm="batch"),
+    "wgan": dict(rounds=800, d_steps=5, critic_warmup=(100, 25, 500), optimizer="rmsprop", d_lr=5e-5, g_lr=5e-5,
+                 beta1=0.0, beta2=0.99, clip=0.01, lr_decay=1.0, eval_every=40, critic_norm="batch"),
+    "wgan-gp": dict(rounds=800, d_steps=5, critic_warmup=(0, 0, 0), optimizer="adam", d_lr=3e-4, g_lr=3e-4,
+                    beta1=0.5, beta2=0.9, gp_weight=10.0, lr_decay=0.1, eval_every=40, critic_norm="layer"),
 }
 
 
@@ -427,8 +456,12 @@ def digits_config(loss: str = "wgan-gp", **changes: Any) -> DigitsConfig:
 class DigitsHistory:
     """Per round: D's loss, G's loss and the critic's estimate (mean score on real minus on
     generated digits for WGAN; log 4 minus D's loss for BCE, a Jensen-Shannon estimate), each
-    averaged over the round's critic steps. Every `eval_every` rounds, at `eval_round`: the Frechet
-    distance, classes covered and the `grid` digits drawn from fixed noise (`snapshots`, 0-16 scale).
+    averaged over the round's critic steps (a warm-up round's 100 as well as an ordinary round's 5).
+    Every `eval_every` rounds, at `eval_round`: the Frechet distance, classes covered and the `grid`
+    digits drawn from fixed noise (`snapshots`, 0-16 scale), and the budget spent so far: G updates,
+    D (critic) optimizer steps, warm-up steps included, and the process CPU seconds of the training
+    rounds (evaluations and the progress callback left out, so a run that is measured or drawn more
+    often does not look dearer).
     """
 
     d_loss: list[float] = field(default_factory=list)
@@ -438,9 +471,30 @@ class DigitsHistory:
     frechet: list[float] = field(default_factory=list)
     covered: list[int] = field(default_factory=list)
     snapshots: list[np.ndarray] = field(default_factory=list)
+    g_updates: list[int] = field(default_factory=list)  # at each evaluation, like eval_round
+    d_updates: list[int] = field(default_factory=list)
+    cpu_seconds: list[float] = field(default_factory=list)
+
+    def budget(self, axis: str | None = None) -> Any:
+        """The budget record at each evaluation, as `ganlib.train.History.budget` gives it for 1-D runs.
+
+        With an axis ("round", "g_updates", "d_updates" or "cpu_seconds") its values as a numpy array;
+        without one, all four as lists (the command line's JSON record, CPU seconds to the millisecond).
+        """
+        record = {"round": list(self.eval_round), "g_updates": list(self.g_updates),
+                  "d_updates": list(self.d_updates), "cpu_seconds": list(self.cpu_seconds)}
+        if axis is None:
+            return {**record, "cpu_seconds": [round(v, 3) for v in self.cpu_seconds]}
+        if axis not in record:
+            raise ValueError(f"axis={axis!r} is not allowed: choose one of {', '.join(record)}")
+        return np.asarray(record[axis])
 
     def estimate_at_evals(self, window: int) -> np.ndarray:
-        """The critic's estimate averaged over the `window` rounds before each evaluation (NaN at 0)."""
+        """The critic's estimate averaged over the `window` rounds before each evaluation (NaN at 0).
+
+        Each round counts once, whatever its number of critic steps: a warm-up round's value is
+        already the mean of its own (say 100) steps' estimates, as an ordinary round's is of its 5.
+        """
         est = np.asarray(self.estimate, np.float64)
         out = []
         for r in self.eval_round:
@@ -457,7 +511,8 @@ class DigitsTrainer:
 
     `step(n)` advances n rounds (so a notebook can draw between chunks), evaluating every
     `eval_every` rounds; `sample(n)` draws n digits on the 0-16 scale. A NaN or inf loss stops the
-    run with `diverged` set to a one-line reason.
+    run with `diverged` set to a one-line reason. `d_updates` counts the critic's optimizer steps so
+    far (the warm-up's included) and `cpu_seconds` the process CPU time of the training rounds.
     """
 
     def __init__(self, config: DigitsConfig, judge: Judge | None = None) -> None:
@@ -474,7 +529,9 @@ class DigitsTrainer:
         self.opt_d = BatchedOptimizer(d_params, c.optimizer, c.d_lr, c.beta1, c.beta2)
         self.eval_z = torch.randn(self.judge.n_ref, c.nz, generator=self.rng["eval"])
         self.round = 0
+        self.d_updates = 0
         self.seconds = 0.0
+        self.cpu_seconds = 0.0
         self.diverged: str | None = None
         self.history = DigitsHistory()
         self._evaluate()
@@ -528,16 +585,20 @@ class DigitsTrainer:
         for _ in range(rounds):
             if self.diverged is not None:
                 break
+            cpu0 = time.process_time()
             if self.config.lr_decay != 1.0:
                 scale = self.config.lr_decay ** (self.round / max(1, self.config.rounds - 1))
                 self.opt_d.scale = self.opt_g.scale = scale
-            d_losses, estimates = zip(*(self._critic_step() for _ in range(self.config.d_steps)))
+            n_critic = self.config.d_steps_at(self.round)  # the round's index = G updates done so far
+            d_losses, estimates = zip(*(self._critic_step() for _ in range(n_critic)))
+            self.d_updates += n_critic
             g_loss = self._g_step()
             self.round += 1
             h = self.history
             h.d_loss.append(float(np.mean(d_losses)))
             h.estimate.append(float(np.mean(estimates)))
             h.g_loss.append(g_loss)
+            self.cpu_seconds += time.process_time() - cpu0
             if not all(math.isfinite(v) for v in (h.d_loss[-1], g_loss)):
                 self.diverged = f"a loss became NaN or inf at round {self.round}"
                 break
@@ -559,6 +620,9 @@ class DigitsTrainer:
         images = self._generate(self.eval_z)
         h = self.history
         h.eval_round.append(self.round)
+        h.g_updates.append(self.round)  # one G update per round
+        h.d_updates.append(self.d_updates)
+        h.cpu_seconds.append(self.cpu_seconds)
         if np.isfinite(images).all():
             h.frechet.append(self.judge.frechet(images))
             shares = np.bincount(self.judge.predict(images), minlength=N_CLASSES) / len(images)
@@ -605,13 +669,19 @@ def plot_critic_and_frechet(history: DigitsHistory, window: int, ax: Any, title:
     """The Frechet distance (log scale, left) and the critic's estimate (right) over one run.
 
     Returns the right-hand axis. `mark` draws a vertical line at that evaluation ("checkpoint"),
-    `floor` a dashed line at the real-against-real Frechet floor. With `d_steps` (the run's critic
-    steps per round) the x-axis counts D updates, so runs with different `d_steps` line up; without
-    it, rounds. A small legend names every line.
+    `floor` a dashed line at the real-against-real Frechet floor. With `d_steps` the x-axis counts D
+    updates, so runs with different critic steps line up; without it, rounds. The D updates are the
+    history's recorded counts (which include a critic warm-up's extra steps) where it has them, and
+    `eval_round * d_steps` only for a history without the record. A small legend names every line.
     """
     from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
-    x = np.asarray(history.eval_round) * (1 if d_steps is None else d_steps)
+    if d_steps is None:
+        x = np.asarray(history.eval_round)
+    elif len(history.d_updates) == len(history.eval_round):
+        x = np.asarray(history.d_updates)
+    else:
+        x = np.asarray(history.eval_round) * d_steps
     ax.plot(x, history.frechet, color="#1f77b4", lw=2, label="Frechet distance")
     if floor is not None:
         ax.axhline(floor, color="#1f77b4", ls="--", lw=1, label="Frechet floor (real vs real)")
@@ -678,9 +748,10 @@ class DigitsResult:
 def critic_vs_frechet(history: DigitsHistory, window: int) -> dict[str, float]:
     """How the critic's estimate moves with the Frechet distance over one run's evaluations.
 
-    The estimate is averaged over the `window` rounds before each evaluation (one batch is noisy);
-    round 0 has no estimate and is left out. Positive correlations mean the article's claim holds:
-    the estimate falls as the images get closer to the data.
+    The estimate is averaged over the `window` rounds before each evaluation (one batch is noisy),
+    each round counting once: a critic warm-up round enters as the mean over its own (100) critic
+    steps, like any round (see DigitsHistory.estimate_at_evals). Round 0 has no estimate and is left
+    out. Positive correlations mean the article's claim holds: the estimate falls as the images get closer to the data.
     """
     est = history.estimate_at_evals(window)[1:]
     fd = np.asarray(history.frechet[1:], np.float64)
@@ -716,6 +787,17 @@ def train_digits(config: DigitsConfig, n: int = 2000, progress: Callable[[Digits
     return DigitsResult(trainer, images, judge.measure(images), critic_vs_frechet(trainer.history, config.eval_every))
 
 
+def _warmup_flag(text: str) -> tuple[int, ...]:
+    """`--critic-warmup N,FIRST,EVERY` as a tuple of three ints (the ranges are DigitsConfig's to check)."""
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3:
+        raise argparse.ArgumentTypeError(f"expected three comma-separated integers N,FIRST,EVERY, got {text!r}")
+    return values
+
+
 def add_digits_parser(sub: Any) -> argparse.ArgumentParser:
     """Register `digits` on the subparsers `sub` of `python -m ganlib`; returns its parser."""
     p = sub.add_parser("digits", help="train the WGAN article's DCGAN-style G and critic on 8x8 digits",
@@ -726,6 +808,10 @@ def add_digits_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="the run's seed (default 0)")
     p.add_argument("--rounds", type=int, default=None, help="G updates (default: the loss's budget)")
     p.add_argument("--d-steps", type=int, default=None, help="critic (D) updates per round")
+    p.add_argument("--critic-warmup", type=_warmup_flag, default=None, metavar="N,FIRST,EVERY",
+                   help="N critic steps instead of --d-steps in rounds before FIRST and every EVERY-th round "
+                        "(the WGAN code's schedule, default 100,25,500 for wgan and 0,0,0, none, for the others; "
+                        "0,0,0 turns it off)")
     p.add_argument("--lr", type=float, default=None, help="the learning rate of both networks")
     p.add_argument("--clip", type=float, default=None, help="wgan: clip critic weights to [-c, c]")
     p.add_argument("--gp-weight", type=float, default=None, help="wgan-gp: the penalty's weight")
@@ -749,7 +835,7 @@ def run_digits(args: argparse.Namespace) -> int:
     A bad value raises ValueError with one line (the caller prints it and exits with status 2).
     """
     changes: dict[str, Any] = {"seed": args.seed}
-    for name in ("rounds", "d_steps", "clip", "gp_weight", "critic_norm"):
+    for name in ("rounds", "d_steps", "critic_warmup", "clip", "gp_weight", "critic_norm"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
     if args.lr is not None:
@@ -760,7 +846,8 @@ def run_digits(args: argparse.Namespace) -> int:
 
     def progress(tr: DigitsTrainer) -> None:
         if tty:
-            print(f"\rround {tr.round}/{config.rounds}", end="", file=sys.stderr, flush=True)
+            print(f"\rround {tr.round}/{config.rounds}, {tr.d_updates} D updates", end="", file=sys.stderr,
+                  flush=True)
 
     cpu0 = time.process_time()
     result = train_digits(config, args.n, progress, judge)
@@ -768,9 +855,18 @@ def run_digits(args: argparse.Namespace) -> int:
     if tty:
         print(file=sys.stderr)
     m, corr, tr = result.metrics, result.critic_vs_frechet, result.trainer
-    steps = f"{config.d_steps} {'D' if config.loss == 'bce' else 'critic'} step{'s' if config.d_steps > 1 else ''}"
-    print(f"loss {config.loss}, seed {config.seed}, critic norm {config.critic_norm}: {config.rounds} rounds ({steps} "
-          f"and 1 G step each) in {tr.seconds:.1f} s")
+    d_name = "D" if config.loss == "bce" else "critic"
+    steps = f"{config.d_steps} {d_name} step{'s' if config.d_steps > 1 else ''}"
+    n_steps, first_g, every = config.critic_warmup
+    if n_steps:
+        when = " and ".join(w for w in (f"rounds < {first_g}" if first_g else "",
+                                         f"every {every}th round" if every else "") if w)
+        if when:
+            steps += f", {n_steps} in {when}"
+    # the real counts, from the trainer: with a warm-up, rounds x d_steps is not the number of D updates
+    print(f"loss {config.loss}, seed {config.seed}, critic norm {config.critic_norm}: {tr.round} rounds ({steps}, "
+          f"and 1 G step each): {tr.d_updates} {d_name} updates, {tr.round} G updates in {tr.seconds:.1f} s "
+          f"({tr.cpu_seconds:.1f} CPU s)")
     print(f"classifier (held-out accuracy {judge.accuracy:.3f}) assigns the {m['n']} digits: "
           + " ".join(f"{c}:{s:.0%}" for c, s in enumerate(m["class_shares"])))
     print(f"classes with >= {COVERAGE_SHARE:.0%}: {m['classes_covered']}/{N_CLASSES}")
@@ -794,6 +890,10 @@ def run_digits(args: argparse.Namespace) -> int:
                 "classes_covered": h.covered,
                 "critic_estimate": [_json_number(float(v)) for v in h.estimate_at_evals(config.eval_every)],
             },
+            # the same evaluations again, beside what was spent to reach each of them
+            "frechet_at_evals": [_json_number(v) for v in h.frechet],
+            "covered_at_evals": h.covered,
+            "budget": h.budget(),
         }
         with open(args.json, "w") as fh:
             json.dump(payload, fh, indent=2)

@@ -17,8 +17,10 @@ from ganlib import images as I
 from ganlib.cli import main
 from ganlib.losses import gradient_penalty
 
-# A few rounds only: these tests check wiring, shapes and reproducibility, not image quality.
-SHORT = dict(rounds=4, eval_every=2, batch_size=16, ngf=8, ndf=8, nz=8, grid=8)
+# A few rounds only: these tests check wiring, shapes and reproducibility, not image quality. No critic
+# warm-up: wgan's default (100 critic steps in each of the first 25 rounds) would make each of these
+# rounds 20 times dearer and test nothing they are about; the warm-up has tests of its own.
+SHORT = dict(rounds=4, eval_every=2, batch_size=16, ngf=8, ndf=8, nz=8, grid=8, critic_warmup=(0, 0, 0))
 
 
 @pytest.fixture(scope="module")
@@ -258,6 +260,13 @@ def test_plot_critic_and_frechet_draws_both_curves() -> None:
     assert axes[0, 0].get_xlabel() == "D updates"
     assert [t.get_text() for t in twin.get_legend().get_texts()] == [
         "Frechet distance", "Frechet floor (real vs real)", "checkpoint", "critic's estimate"]
+    # a history with the budget record (a warm-up round of 100 critic steps in it): its real counts, not
+    # eval_round x d_steps, even when the caller passes d_steps
+    h.d_updates = [0, 105, 115]
+    fig, axes = plots.new_figure(1, 1, 4, 3)
+    twin = I.plot_critic_and_frechet(h, 2, axes[0, 0], mark=1, d_steps=5)
+    assert np.allclose(axes[0, 0].lines[0].get_xdata(), [0, 105, 115])
+    assert np.allclose(twin.lines[0].get_xdata(), [105, 115]) and axes[0, 0].lines[1].get_xdata()[0] == 105
 
 
 # ----------------------------------------------------------------------------------------------
@@ -278,6 +287,111 @@ def test_same_seed_same_numbers_and_chunks_do_not_matter(loss: str, judge: I.Jud
     c = I.DigitsTrainer(cfg.replace(seed=8), judge)
     c.step(4)
     assert c.history.d_loss != a.history.d_loss
+
+
+def _old_rounds(t: I.DigitsTrainer, n: int) -> list[float]:
+    """The round loop as it was before the critic warm-up: d_steps critic steps, then one G step.
+
+    Drives the trainer's own steps by hand and returns the rounds' mean D losses.
+    """
+    c, out = t.config, []
+    for _ in range(n):
+        if c.lr_decay != 1.0:
+            t.opt_d.scale = t.opt_g.scale = c.lr_decay ** (t.round / max(1, c.rounds - 1))
+        d = [t._critic_step()[0] for _ in range(c.d_steps)]
+        t._g_step()
+        t.round += 1
+        out.append(float(np.mean(d)))
+    return out
+
+
+def _count_critic_steps(t: I.DigitsTrainer) -> list[int]:
+    """Wrap the critic's optimizer so that each real step records the round it belongs to."""
+    rounds, step = [], t.opt_d.step
+
+    def counting(*args, **kwargs):
+        rounds.append(t.round)
+        return step(*args, **kwargs)
+
+    t.opt_d.step = counting
+    return rounds
+
+
+def test_critic_warmup_schedule_counted_by_hand(judge: I.Judge) -> None:
+    # d_steps 2, warm-up (5, 3, 4): rounds 0, 1, 2 (before G update 3) and 4, 8 (multiples of 4; 0 is
+    # one too) take 5 critic steps, rounds 3, 5, 6, 7 take 2. Evaluations after rounds 0, 3, 6, 9:
+    # D updates 0, 5+5+5 = 15, 15+2+5+2 = 24, 24+2+2+5 = 33.
+    cfg = I.digits_config("wgan", seed=4, **{**SHORT, "rounds": 9, "eval_every": 3, "d_steps": 2,
+                                              "critic_warmup": (5, 3, 4)})
+    per_round = [5, 5, 5, 2, 5, 2, 2, 2, 5]
+    assert [cfg.d_steps_at(r) for r in range(9)] == per_round
+    t = I.DigitsTrainer(cfg, judge)
+    steps_in = _count_critic_steps(t)
+    t.step(9)
+    assert np.bincount(steps_in, minlength=9).tolist() == per_round  # the optimizer's real steps
+    h = t.history
+    assert h.eval_round == h.g_updates == [0, 3, 6, 9]
+    assert h.d_updates == [0, 15, 24, 33] and t.d_updates == 33
+    assert len(h.cpu_seconds) == 4 and h.cpu_seconds[0] == 0.0
+    # the WGAN code's own schedule: 26 warm-up rounds of 100 (0-24 and 500) in the default 800 rounds
+    wgan = I.digits_config("wgan")
+    assert wgan.critic_warmup == (100, 25, 500)
+    assert I.digits_config("bce").critic_warmup == I.digits_config("wgan-gp").critic_warmup == (0, 0, 0)
+    assert sum(wgan.d_steps_at(r) for r in range(800)) == 26 * 100 + 774 * 5
+    assert [wgan.d_steps_at(r) for r in (24, 25, 499, 500, 501, 1000)] == [100, 5, 5, 100, 5, 100]
+
+
+@pytest.mark.parametrize("loss", I.IMAGE_LOSSES)
+def test_no_critic_warmup_changes_nothing(loss: str, judge: I.Judge) -> None:
+    # (0, 0, 0), and settings that never fire (n_steps 0 = off; first_g 0 and every 0 = no round), give
+    # bit for bit the old loop's training: the same losses, weights, evaluations and images
+    base = I.digits_config(loss, seed=6, **{**SHORT, "rounds": 5, "eval_every": 5})
+    old = I.DigitsTrainer(base, judge)
+    old_d = _old_rounds(old, 5)
+    old_images = old.sample(1000)
+    old_snapshot = old._generate(old.eval_z)[:base.grid].astype(np.float32)
+    runs = []
+    for warm in [(0, 0, 0), (7, 0, 0), (0, 3, 2)]:
+        t = I.DigitsTrainer(base.replace(critic_warmup=warm), judge)
+        t.step(5)
+        assert t.history.d_loss == old_d, warm
+        assert all(torch.equal(a, b) for a, b in zip([*t.G.parameters(), *t.D.parameters()],
+                                                     [*old.G.parameters(), *old.D.parameters()])), warm
+        assert np.array_equal(t.sample(1000), old_images) and np.array_equal(t.history.snapshots[-1], old_snapshot)
+        assert t.history.d_updates == [0, 5 * base.d_steps]
+        runs.append(t.history)
+    for h in runs[1:]:
+        assert (h.d_loss, h.g_loss, h.estimate, h.frechet, h.covered) == (
+            runs[0].d_loss, runs[0].g_loss, runs[0].estimate, runs[0].frechet, runs[0].covered)
+        assert all(np.array_equal(a, b) for a, b in zip(h.snapshots, runs[0].snapshots))
+    if loss != "wgan":  # their own defaults are no warm-up: the old training, as tested above
+        own = {k: v for k, v in SHORT.items() if k != "critic_warmup"}
+        assert I.digits_config(loss, seed=6, **{**own, "rounds": 5, "eval_every": 5}) == base
+
+
+def test_critic_warmup_is_reproducible_and_chunks_do_not_matter(judge: I.Judge) -> None:
+    cfg = I.digits_config("wgan", seed=5, **{**SHORT, "rounds": 7, "critic_warmup": (3, 2, 3)})
+    a = I.DigitsTrainer(cfg, judge)
+    a.step(7)
+    b = I.DigitsTrainer(cfg, judge)
+    for n in (1, 2, 4):  # chunks end after rounds 0 and 2, inside and after the warm-up (rounds 0, 1, 3, 6)
+        b.step(n)
+    for name in ("d_loss", "g_loss", "estimate", "frechet", "covered", "eval_round", "g_updates", "d_updates"):
+        assert getattr(a.history, name) == getattr(b.history, name), name
+    # rounds 0, 1 (< 2) and 3, 6 (multiples of 3) take 3 critic steps, rounds 2, 4, 5 take 5; evaluations
+    # after rounds 0, 2, 4, 6 (eval_every 2), and round 6 is after the last one
+    assert a.history.d_updates == [0, 3 + 3, 6 + 5 + 3, 14 + 5 + 5] and a.d_updates == b.d_updates == 24 + 3
+    assert np.array_equal(a.sample(1000), b.sample(1000))
+    # the CPU clock only runs forward, and training took some
+    for h in (a.history, b.history):
+        assert h.cpu_seconds[0] == 0.0 and np.all(np.diff(h.cpu_seconds) >= 0) and h.cpu_seconds[-1] > 0
+    assert a.cpu_seconds >= a.history.cpu_seconds[-1]  # round 6 came after the last evaluation
+    # the warm-up changes the training from round 0 on, and so does another seed
+    none = I.DigitsTrainer(cfg.replace(critic_warmup=(0, 0, 0)), judge)
+    none.step(1)
+    other = I.DigitsTrainer(cfg.replace(seed=6), judge)
+    other.step(1)
+    assert none.history.d_loss[0] != a.history.d_loss[0] != other.history.d_loss[0]
 
 
 def test_evaluations_and_early_stops_do_not_change_the_training(judge: I.Judge) -> None:
@@ -346,7 +460,13 @@ def test_config_rejects_bad_values_with_one_line() -> None:
                            ({"loss": "hinge"}, "loss"), ({"beta1": 1.0}, "beta1"), ({"clip": -1.0}, "clip"),
                            ({"batch_size": 1}, "batch_size"), ({"seed": -1}, "seed"),
                            ({"optimizer": "sgd"}, "optimizer"), ({"gp_side": "both"}, "gp_side"),
-                           ({"critic_norm": "group"}, "critic_norm")]:
+                           ({"critic_norm": "group"}, "critic_norm"), ({"critic_warmup": (1, 2)}, "critic_warmup"),
+                           ({"critic_warmup": (-1, 0, 0)}, "critic_warmup"),
+                           ({"critic_warmup": (1001, 25, 500)}, "critic_warmup"),
+                           ({"critic_warmup": (100, 25, 1.5)}, "critic_warmup"),
+                           ({"critic_warmup": (True, 25, 500)}, "critic_warmup"),
+                           ({"critic_warmup": (100, -1, 0)}, "critic_warmup"),
+                           ({"critic_warmup": 100}, "critic_warmup")]:
         with pytest.raises(ValueError, match=f"^{field}=") as info:
             I.DigitsConfig(**changes)
         assert "\n" not in str(info.value)
@@ -380,7 +500,8 @@ def test_critic_vs_frechet_skips_round_zero() -> None:
 def test_digits_command_writes_samples_and_json(tmp_path) -> None:
     js, npy = tmp_path / "r.json", tmp_path / "s.npy"
     argv = [sys.executable, "-m", "ganlib", "digits", "--loss", "wgan", "--seed", "3", "--rounds", "4",
-            "--n", "1000", "--samples", str(npy), "--json", str(js), "--critic-norm", "layer"]
+            "--n", "1000", "--samples", str(npy), "--json", str(js), "--critic-norm", "layer",
+            "--critic-warmup", "3,2,0"]  # a small warm-up, to see it go through the JSON and back
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "classes with >= 4%:" in proc.stdout and "Frechet distance" in proc.stdout
@@ -389,6 +510,7 @@ def test_digits_command_writes_samples_and_json(tmp_path) -> None:
     data = json.loads(js.read_text())
     assert data["config"]["loss"] == "wgan" and data["config"]["rounds"] == 4 and data["config"]["clip"] == 0.01
     assert data["config"]["critic_norm"] == "layer" and "critic norm layer" in proc.stdout
+    assert data["config"]["critic_warmup"] == [3, 2, 0] and "3 in rounds < 2" in proc.stdout
     assert {"classes_covered", "frechet", "frechet_floor", "nn_ratio", "class_shares"} <= set(data["metrics"])
     assert data["history"]["eval_round"][0] == 0
     # same seed, same numbers: a second run in this process gives the same images
@@ -396,6 +518,30 @@ def test_digits_command_writes_samples_and_json(tmp_path) -> None:
     again = I.train_digits(cfg, n=1000)
     assert np.array_equal(again.images.astype(np.float32), x)
     assert again.metrics["frechet"] == pytest.approx(data["metrics"]["frechet"], rel=1e-12)
+
+
+def test_digits_json_records_the_warmup_and_the_budget(tmp_path, capsys) -> None:
+    js = tmp_path / "r.json"
+    # the article's wgan with its default warm-up, then a run with it turned off; 40 rounds reach one
+    # evaluation after round 0 (eval_every 40): 25 x 100 + 15 x 5 = 2,575 critic steps by then
+    assert main(["digits", "--loss", "wgan", "--rounds", "40", "--n", "1000", "--json", str(js)]) == 0
+    out = capsys.readouterr().out
+    assert "2575 critic updates, 40 G updates" in out and "100 in rounds < 25 and every 500th round" in out
+    data = json.loads(js.read_text())
+    assert data["config"]["critic_warmup"] == [100, 25, 500]
+    budget = data["budget"]
+    assert budget["round"] == budget["g_updates"] == data["history"]["eval_round"] == [0, 40]
+    assert budget["d_updates"] == [0, 2575]
+    assert budget["cpu_seconds"][0] == 0 and budget["cpu_seconds"][1] > 0
+    assert budget["cpu_seconds"][1] <= data["cpu_seconds"]  # training only, within the whole run's CPU time
+    assert data["frechet_at_evals"] == data["history"]["frechet"] and len(data["frechet_at_evals"]) == 2
+    assert data["covered_at_evals"] == data["history"]["classes_covered"]
+    assert {"config", "train_seconds", "cpu_seconds", "metrics", "critic_vs_frechet", "history"} <= set(data)
+    assert main(["digits", "--loss", "wgan", "--rounds", "40", "--n", "1000", "--json", str(js),
+                 "--critic-warmup", "0,0,0"]) == 0
+    data = json.loads(js.read_text())
+    assert data["config"]["critic_warmup"] == [0, 0, 0] and data["budget"]["d_updates"] == [0, 200]
+    assert "200 critic updates, 40 G updates" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("argv, words", [
@@ -406,6 +552,11 @@ def test_digits_command_writes_samples_and_json(tmp_path) -> None:
     (["digits", "--seed", "x"], "invalid int"),
     (["digits", "--bogus"], "unrecognized"),
     (["digits", "--critic-norm", "group"], "invalid choice"),
+    (["digits", "--critic-warmup", "100,25"], "N,FIRST,EVERY"),
+    (["digits", "--critic-warmup", "100,x,500"], "N,FIRST,EVERY"),
+    # one round of bce: a value wrongly let through fails the test fast, not after a whole run
+    (["digits", "--critic-warmup", "1001,25,500", "--loss", "bce", "--rounds", "1"],
+     "critic_warmup=(1001, 25, 500) is not allowed"),
 ])
 def test_digits_bad_flags_exit_2_with_one_line(argv, words, capsys) -> None:
     try:
@@ -461,3 +612,16 @@ def test_copycat_exercise_matches_the_measurement(judge: I.Judge, capsys) -> Non
     copies = judge.measure(np.concatenate([judge.digits.train, judge.digits.train[:99]]))
     assert copies["classes_covered"] == 10 and copies["frechet"] < judge.frechet_floor
     assert copies["nn_ratio"] == 0
+
+
+def test_digits_budget_axes_match_the_record_and_refuse_an_unknown_axis(judge):
+    # the digits history answers budget(axis) as the 1-D History does, from the same record
+    cfg = I.digits_config("wgan", seed=4, rounds=4, eval_every=2, critic_warmup=(3, 1, 0), d_steps=2)
+    t = I.DigitsTrainer(cfg, judge)
+    t.step(4)
+    h = t.history
+    assert list(h.budget("d_updates")) == [0, 3 + 2, 3 + 2 + 2 + 2]
+    assert list(h.budget("g_updates")) == [0, 2, 4] and list(h.budget("round")) == [0, 2, 4]
+    assert h.budget()["d_updates"] == [0, 5, 9]
+    with pytest.raises(ValueError, match="axis='flops' is not allowed"):
+        h.budget("flops")

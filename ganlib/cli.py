@@ -1,7 +1,8 @@
 """`python -m ganlib train|sweep|presets`: train or sweep from the shell, print a table, write JSON.
 
 Every Config field is a flag (`d_lr` is `--d-lr`; tuples are comma-separated, `--g-hidden 50,50`),
-with `--mean`, `--std` and `--seeds` as the short names of the target and run count. Flags start
+with `--mean`, `--std` and `--seeds` as the short names of the target and run count, and `--lr` setting
+`--d-lr` and `--g-lr` together. Flags are never abbreviated (`--lr` is not `--lr-decay`). Flags start
 from a preset (`--preset devnag`), default `recommended`. A bad flag or value, an output path
 that cannot be written, a config over the memory budget or an allocation failure exits with
 status 2 and one line saying what is wrong; all that can be checked is checked before training.
@@ -45,6 +46,9 @@ class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line on stderr and exit status 2."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # No abbreviations: `--lr` was taken for `--lr-decay`, so a typo or a missing flag trained silently with
+        # another setting. Subparsers are built by this class too (parser_class), so every command refuses them.
+        kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
         # argparse reads this attribute to tell a negative number from an option.
         self._negative_number_matcher = _NEGATIVE_NUMBER
@@ -64,6 +68,8 @@ def _tuple_of(kind: type) -> Any:
 
 def _add_config_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default="recommended", choices=list(PRESETS), help="start from this preset")
+    p.add_argument("--lr", type=float, default=None, metavar="FLOAT",
+                   help="the learning rate of both networks: sets --d-lr and --g-lr together (not with either)")
     for f in dataclasses.fields(Config):
         names = [f"--{f.name.replace('_', '-')}"] + ALIASES.get(f.name, [])
         if f.name == "seeds":
@@ -80,7 +86,14 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _config_from(args: argparse.Namespace) -> Config:
+    """The Config the flags ask for: the preset, `--lr` for both rates, then every field flag given."""
+    if args.lr is not None:
+        given = [flag for flag, name in (("--d-lr", "d_lr"), ("--g-lr", "g_lr")) if getattr(args, name) is not None]
+        if given:
+            raise ValueError(f"--lr sets both learning rates: give --lr or {' and '.join(given)}, not both")
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config) if getattr(args, f.name) is not None}
+    if args.lr is not None:
+        overrides["d_lr"] = overrides["g_lr"] = args.lr
     return preset(args.preset, **overrides)
 
 

@@ -353,3 +353,30 @@ def test_critic_warmup_flag_reaches_the_config_and_a_bad_one_is_one_line(capsys,
     assert main(["train", "--critic-warmup", "100,25"]) == 2
     out, err = capsys.readouterr()
     assert "critic_warmup=(100, 25) is not allowed" in one_error_line(err) and out == ""
+
+
+# ----- issue 31: abbreviations, --lr -----
+
+@pytest.mark.parametrize("command", [["train"], ["sweep", "--grid", "d_steps=1"], ["digits"]])
+def test_abbreviated_flags_are_refused(command, capsys):
+    # `--lr-dec` used to be taken for --lr-decay (and `--lr` too, before --lr existed): a typo trained silently.
+    flag = "--see" if command[0] == "digits" else "--lr-dec"
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args([*command, flag, "0.5"])
+    assert exc.value.code == 2
+    assert f"unrecognized arguments: {flag}" in one_error_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("command", [["train"], ["sweep", "--grid", "d_steps=1"]])
+def test_lr_sets_both_learning_rates_and_leaves_the_decay_alone(command):
+    from ganlib.cli import _config_from
+
+    config = _config_from(build_parser().parse_args([*command, "--lr", "1e-3"]))
+    assert (config.d_lr, config.g_lr, config.lr_decay) == (1e-3, 1e-3, Config().lr_decay)
+
+
+@pytest.mark.parametrize("other", ["--d-lr", "--g-lr"])
+def test_lr_with_d_lr_or_g_lr_is_one_line(other, capsys, no_training):
+    assert main(["train", "--lr", "1e-3", other, "2e-3", "--rounds", "1"]) == 2
+    err = one_error_line(capsys.readouterr().err)
+    assert "--lr" in err and other in err

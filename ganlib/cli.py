@@ -29,7 +29,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from ganlib import images
-from ganlib.config import PRESETS, Config, preset
+from ganlib.config import FIELD_HELP, PRESETS, Config, preset
 from ganlib.metrics import CLOSE_LABELS, SUCCESS_W1_FRACTION, RunResult
 from ganlib.sweep import parse_grid, plan_sweep, sweep
 from ganlib.train import BUDGET_AXES, MEMORY_BUDGET, N_FINAL, History, Trainer, check_memory, train
@@ -66,8 +66,15 @@ def _tuple_of(kind: type) -> Any:
     return parse
 
 
+def _flag_value(value: Any) -> str:
+    """A Config default as it is typed on the command line: tuples comma-separated."""
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
 def _add_config_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--preset", default="recommended", choices=list(PRESETS), help="start from this preset")
+    p.add_argument("--preset", default="recommended", choices=list(PRESETS),
+                   help="start from this preset (the defaults below are recommended's; `python -m ganlib presets` "
+                        "lists what the others change); default recommended")
     p.add_argument("--lr", type=float, default=None, metavar="FLOAT",
                    help="the learning rate of both networks: sets --d-lr and --g-lr together (not with either)")
     for f in dataclasses.fields(Config):
@@ -75,14 +82,17 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
         if f.name == "seeds":
             names = ["--seeds"]
         default = f.default
+        # The Config default; a --preset may start from another value (`presets` lists them). argparse
+        # %-formats help, so a literal percent sign is doubled.
+        text = f"{FIELD_HELP[f.name]}; default {_flag_value(default)}".replace("%", "%%")
         if isinstance(default, bool):
-            p.add_argument(*names, dest=f.name, action=argparse.BooleanOptionalAction, default=None)
+            p.add_argument(*names, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=text)
         elif isinstance(default, tuple):
             kind = int if all(isinstance(v, int) for v in default) else str
-            p.add_argument(*names, dest=f.name, type=_tuple_of(kind), default=None, metavar="A,B")
+            p.add_argument(*names, dest=f.name, type=_tuple_of(kind), default=None, metavar="A,B", help=text)
         else:
             kind = type(default)
-            p.add_argument(*names, dest=f.name, type=kind, default=None, metavar=kind.__name__.upper())
+            p.add_argument(*names, dest=f.name, type=kind, default=None, metavar=kind.__name__.upper(), help=text)
 
 
 def _config_from(args: argparse.Namespace) -> Config:

@@ -267,6 +267,61 @@ class Config:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
+def _one_of(choices: tuple[str, ...]) -> str:
+    return "one of " + ", ".join(choices)
+
+
+# One line per Config field, in field order: what it is and its allowed values (the ranges __post_init__
+# checks). The command line's --help is built from it and adds each default; test_config checks that every
+# field has a line, so a new field cannot reach the command line undocumented.
+FIELD_HELP: dict[str, str] = {
+    "target": f"the target distribution: {_one_of(TARGETS)}",
+    "target_mean": "the target's mean, from -1e6 to 1e6",
+    "target_std": "the target's standard deviation, above 0 and up to 1e6 (and not too small for its mean)",
+    "mixture_separation": "mixture only: modes at mean -/+ s std, each of std sqrt(1 - s^2) std; s in [0, 1)",
+    "noise": f"the noise fed to G: {_one_of(NOISES)}",
+    "noise_dim": f"numbers of noise per G input, from 1 to {MAX_WIDTH}",
+    "normalize": "standardise data by the target's mean and std (--normalize / --no-normalize)",
+    "generator": f"G's kind: {_one_of(GENERATORS)} (whole_sample maps a noise vector to a batch)",
+    "g_hidden": f"G's hidden layer widths, comma-separated, each from 1 to {MAX_WIDTH}",
+    "g_activations": f"G's activation per hidden layer, comma-separated, each {_one_of(ACTIVATIONS)}",
+    "features": f"what D sees of a batch: {_one_of(FEATURES)}",
+    "d_hidden": f"D's hidden layer widths, comma-separated, each from 1 to {MAX_WIDTH}",
+    "d_activations": f"D's activation per hidden layer, comma-separated, each {_one_of(ACTIVATIONS)}",
+    "minibatch_kernels": f"features minibatch only: cross-sample kernels B, from 1 to {MAX_MINIBATCH}",
+    "minibatch_dims": f"features minibatch only: dimensions C per kernel, from 1 to {MAX_MINIBATCH}",
+    "loss": f"the objective: {_one_of(LOSSES)}",
+    "g_objective": f"bce only: G's loss, {_one_of(G_OBJECTIVES)}",
+    "clip": "wgan only: clip critic weights to [-c, c], c in (0, 100]",
+    "gp_weight": "wgan-gp only: the gradient penalty's weight, in (0, 1e4]",
+    "gp_side": "wgan-gp only: two-sided penalises slopes away from 1 either way, one-sided only above 1",
+    "d_optimizer": f"D's optimizer: {_one_of(OPTIMIZERS)}",
+    "d_lr": "the learning rate of D, in (0, 10]",
+    "d_beta1": "D's Adam beta1, in [0, 1)",
+    "d_beta2": "D's Adam beta2 or RMSProp smoothing constant, in [0, 1)",
+    "d_momentum": "D's SGD or RMSProp momentum, in [0, 1)",
+    "g_optimizer": f"G's optimizer: {_one_of(OPTIMIZERS)}",
+    "g_lr": "the learning rate of G, in (0, 10]",
+    "g_beta1": "G's Adam beta1, in [0, 1)",
+    "g_beta2": "G's Adam beta2 or RMSProp smoothing constant, in [0, 1)",
+    "g_momentum": "G's SGD or RMSProp momentum, in [0, 1)",
+    "lr_decay": "both rates fall geometrically to this fraction of their start at the last round, in (0, 1]",
+    "d_steps": "D (critic) updates per round, from 1 to 100",
+    "g_steps": "G updates per round, from 1 to 100",
+    "critic_warmup": f"N,FIRST,EVERY: N D steps (0 to {MAX_WARMUP_STEPS}) in rounds before FIRST and every "
+                     "EVERY-th round; 0,0,0 for none",
+    "batch_size": f"values per sample, from 2 to {MAX_BATCH} (3 or more when D sees moments)",
+    "sets": "samples of batch_size values per update, from 1 to 1024",
+    "rounds": f"training rounds, from 0 to {MAX_ROUNDS}",
+    "eval_every": f"rounds between evaluations, from 1 to {MAX_ROUNDS}",
+    "eval_samples": "values per run at each evaluation, from 100 to 1000000",
+    "seed": f"the first run's seed (run k uses seed + k), from 0 to {MAX_SEED}",
+    "seeds": f"runs trained together, from 1 to {MAX_SEEDS}",
+    "device": "where to train: cpu, cuda or cuda:N",
+    "dtype": f"the floating-point type: {_one_of(DTYPES)}",
+}
+
+
 # Dev Nag's article as printed ("GANs in 50 lines"; the Chinese translation carries the script):
 # batch of 100 as one D input decorated with squared deviations, Adam 2e-4 with betas
 # (0.9, 0.999), one D and one G step a round, nothing standardised, 30,000 rounds.
@@ -359,5 +414,6 @@ def preset(name: str, **overrides: Any) -> Config:
     return Config(**{**PRESETS[name], **overrides})
 
 
-__all__ = ["Config", "PRESETS", "preset", "course_seed", "SEED_VARIABLE", "MAX_WARMUP_STEPS", "TARGETS", "NOISES",
-           "FEATURES", "LOSSES", "OPTIMIZERS", "ACTIVATIONS", "GENERATORS", "G_OBJECTIVES", "GP_SIDES", "DTYPES"]
+__all__ = ["Config", "FIELD_HELP", "PRESETS", "preset", "course_seed", "SEED_VARIABLE", "MAX_WARMUP_STEPS", "TARGETS",
+           "NOISES", "FEATURES", "LOSSES", "OPTIMIZERS", "ACTIVATIONS", "GENERATORS", "G_OBJECTIVES", "GP_SIDES",
+           "DTYPES"]

@@ -380,3 +380,29 @@ def test_lr_with_d_lr_or_g_lr_is_one_line(other, capsys, no_training):
     assert main(["train", "--lr", "1e-3", other, "2e-3", "--rounds", "1"]) == 2
     err = one_error_line(capsys.readouterr().err)
     assert "--lr" in err and other in err
+
+
+# ----- issue 31: --help describes every flag -----
+
+def _flag_default(value):
+    """A Config default as it is typed on the command line (tuples comma-separated)."""
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+@pytest.mark.parametrize("command", ["train", "sweep"])
+def test_every_config_flag_has_help_with_its_default(command):
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices[command]
+    by_dest = {a.dest: a for a in sub._actions}
+    for f in dataclasses.fields(Config):
+        text = by_dest[f.name].help
+        assert text and text.strip(), f.name
+        assert "\n" not in text, f.name
+        assert f"default {_flag_default(f.default)}" in text, (f.name, text)
+
+
+def test_train_help_prints_a_line_per_flag(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "the learning rate of D" in out and "default 0.002" in out and "default 50,50" in out

@@ -324,3 +324,12 @@ def test_wgan_presets_are_the_authors_settings():
     for net in ("d", "g"):
         assert (getattr(gp, f"{net}_optimizer"), getattr(gp, f"{net}_lr")) == ("adam", 1e-4)
         assert (getattr(gp, f"{net}_beta1"), getattr(gp, f"{net}_beta2")) == (0.0, 0.9)
+
+
+def test_every_field_has_one_line_of_help():
+    # FIELD_HELP is the command line's --help; a field added without a line here fails this test.
+    from ganlib.config import FIELD_HELP
+
+    assert list(FIELD_HELP) == [f.name for f in dataclasses.fields(Config)]
+    for name, text in FIELD_HELP.items():
+        assert text.strip() and "\n" not in text and "%" not in text, name

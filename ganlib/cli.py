@@ -16,7 +16,9 @@ different settings can be compared at equal cost.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import io
 import json
 import math
 import os
@@ -31,6 +33,7 @@ import numpy as np
 from ganlib import images
 from ganlib.config import FIELD_HELP, PRESETS, Config, preset
 from ganlib.metrics import CLOSE_LABELS, SUCCESS_W1_FRACTION, RunResult
+from ganlib.outputs import StdoutClosed, atomic_write, check_outputs, npy_path, printing
 from ganlib.sweep import parse_grid, plan_sweep, sweep
 from ganlib.train import BUDGET_AXES, MEMORY_BUDGET, N_FINAL, History, Trainer, check_memory, train
 
@@ -137,22 +140,6 @@ def _clean(v: Any) -> Any:
     return v
 
 
-def _check_output(flag: str, path: str | None, suffix: str = "") -> None:
-    """A one-line ValueError unless `path` can be written (checked before any training)."""
-    if path is None:
-        return
-    target = Path(path if path.endswith(suffix) else path + suffix)
-    parent = target.parent
-    if target.is_dir() or Path(path).is_dir():
-        raise ValueError(f"{flag} {path}: is a directory; give a file name")
-    if not parent.exists():
-        raise ValueError(f"{flag} {path}: the directory {parent} does not exist")
-    if not parent.is_dir():
-        raise ValueError(f"{flag} {path}: {parent} is not a directory")
-    if (target.exists() and not os.access(target, os.W_OK)) or not os.access(parent, os.W_OK | os.X_OK):
-        raise ValueError(f"{flag} {path}: not writable")
-
-
 def budget_record(history: History) -> dict[str, list]:
     """The budget spent by each evaluation as JSON lists: round, G updates, D updates, CPU seconds.
 
@@ -169,9 +156,8 @@ def budget_record(history: History) -> dict[str, list]:
 def _cmd_train(args: argparse.Namespace) -> int:
     config = _config_from(args)
     check_memory(config, MEMORY_BUDGET)
-    _check_output("--json", args.json)
     # np.save adds .npy to a name without it.
-    _check_output("--samples", args.samples, ".npy")
+    check_outputs([("--json", args.json, ""), ("--samples", args.samples, ".npy")])
     stderr_tty = sys.stderr.isatty()
 
     def progress(tr: Trainer) -> None:
@@ -182,11 +168,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if stderr_tty:
         print(file=sys.stderr)
     n_ok = sum(r.success for r in result.runs)
-    print(format_table(result.runs, config.target_std))
-    print(f"success: {n_ok}/{len(result.runs)} runs with W1 < {SUCCESS_W1_FRACTION:g} x target std "
-          f"({SUCCESS_W1_FRACTION * config.target_std:.3g}); {config.rounds} rounds in {result.seconds:.1f} s")
-    n_close = sum(r.label in CLOSE_LABELS for r in result.runs)
-    print(f"mean and std close: {n_close}/{len(result.runs)} runs (labels good or wrong shape)")
+    # The files first, then the table: a reader that stops early (`| head`) must not cost the results.
     if args.json:
         history = result.history
         w1_evals = history.w1
@@ -208,10 +190,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 for k, r in enumerate(result.runs)
             ],
         }
-        with open(args.json, "w") as fh:
-            json.dump(payload, fh, indent=2)
+        atomic_write(args.json, lambda fh: json.dump(payload, fh, indent=2), text=True)
     if args.samples:
-        np.save(args.samples, result.trainer.sample(N_FINAL))
+        samples = result.trainer.sample(N_FINAL)
+        atomic_write(npy_path(args.samples), lambda fh: np.save(fh, samples))
+    n_close = sum(r.label in CLOSE_LABELS for r in result.runs)
+    with printing():
+        print(format_table(result.runs, config.target_std))
+        print(f"success: {n_ok}/{len(result.runs)} runs with W1 < {SUCCESS_W1_FRACTION:g} x target std "
+              f"({SUCCESS_W1_FRACTION * config.target_std:.3g}); {config.rounds} rounds in {result.seconds:.1f} s")
+        print(f"mean and std close: {n_close}/{len(result.runs)} runs (labels good or wrong shape)")
     return 0
 
 
@@ -219,8 +207,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     config = _config_from(args)
     grid = parse_grid(args.grid)
     plan_sweep(config, grid)  # every cell and pass checked before the output paths and the training
-    _check_output("--json", args.json)
-    _check_output("--plot", args.plot)
+    check_outputs([("--json", args.json, ""), ("--plot", args.plot, "")])
     if args.plot is not None:
         # matplotlib only when a map is asked for: importing it takes 0.6 s (measured on this machine).
         from matplotlib.figure import Figure
@@ -233,9 +220,11 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     stderr_tty = sys.stderr.isatty()
 
     def progress(done: int, total: int) -> None:
-        # A terminal sees one line that counts up; a log gets a line per finished pass.
-        print(f"\rcells {done}/{total}" if stderr_tty else f"cells {done}/{total}", end="" if stderr_tty else "\n",
-              file=sys.stderr, flush=True)
+        # A terminal sees one line that counts up; a log gets a line per finished pass. A log reader that
+        # went away (`2>&1 | head -1`) must not stop the sweep: then progress goes unreported.
+        with contextlib.suppress(BrokenPipeError):
+            print(f"\rcells {done}/{total}" if stderr_tty else f"cells {done}/{total}",
+                  end="" if stderr_tty else "\n", file=sys.stderr, flush=True)
 
     try:
         out = sweep(config, grid, workers=args.workers, scheduler=args.scheduler, progress=progress)
@@ -246,20 +235,24 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     finally:
         if stderr_tty:
             print(file=sys.stderr)
-    keys = list(grid)
-    print("  ".join(f"{k:>10}" for k in keys) + f"  {'success':>8}  {'median W1/std':>13}")
-    for cell in out["cells"]:
-        mw = cell["median_w1_sigma"]
-        print("  ".join(f"{cell[k]:>10g}" if isinstance(cell[k], (int, float)) else f"{cell[k]:>10}" for k in keys)
-              + f"  {cell['success_rate']:>8.2f}  {(_fmt(mw) if mw is not None else 'nan'):>13}")
-    print(f"{out['runs_x_rounds_per_second']:.0f} runs x rounds per second ({out['seconds']:.1f} s)")
+    # The files first, then the table: a reader that stops early (`| head`) must not cost the results.
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(out, fh, indent=2)
+        atomic_write(args.json, lambda fh: json.dump(out, fh, indent=2), text=True)
     if args.plot:
         from ganlib.plots import plot_sweep_map
 
-        plot_sweep_map(out).savefig(args.plot, dpi=100)
+        fig = plot_sweep_map(out)
+        # To a file object savefig cannot tell the format from the name: give it.
+        atomic_write(args.plot, lambda fh: fig.savefig(fh, dpi=100, format=kind))
+    keys = list(grid)
+    with printing():
+        print("  ".join(f"{k:>10}" for k in keys) + f"  {'success':>8}  {'median W1/std':>13}")
+        for cell in out["cells"]:
+            mw = cell["median_w1_sigma"]
+            print("  ".join(f"{cell[k]:>10g}" if isinstance(cell[k], (int, float)) else f"{cell[k]:>10}"
+                            for k in keys)
+                  + f"  {cell['success_rate']:>8.2f}  {(_fmt(mw) if mw is not None else 'nan'):>13}")
+        print(f"{out['runs_x_rounds_per_second']:.0f} runs x rounds per second ({out['seconds']:.1f} s)")
     return 0
 
 
@@ -287,19 +280,35 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _stdout_to_devnull() -> None:
+    """Point file descriptor 1 at os.devnull (where stdout is a real file descriptor)."""
+    with contextlib.suppress(OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m ganlib`; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
         if args.command == "presets":
-            for name, fields in PRESETS.items():
-                print(f"{name}: {', '.join(f'{k}={v}' for k, v in fields.items()) or 'the Config defaults'}")
+            with printing():
+                for name, fields in PRESETS.items():
+                    print(f"{name}: {', '.join(f'{k}={v}' for k, v in fields.items()) or 'the Config defaults'}")
             return 0
         if args.command == "train":
             return _cmd_train(args)
         if args.command == "digits":
             return images.run_digits(args)
         return _cmd_sweep(args)
+    except StdoutClosed:
+        # The reader of stdout stopped early (`| head`): the files were written before the report, so the
+        # command did its work and exits 0, not 141 (SIGPIPE's): a `set -o pipefail` script would otherwise
+        # take a complete, saved run for a failure. Stdout goes to devnull so that the interpreter's own
+        # flush at exit does not print "Exception ignored ... BrokenPipeError".
+        _stdout_to_devnull()
+        return 0
     except (ValueError, OSError, MemoryError) as exc:
         print(f"ganlib: error: {exc}", file=sys.stderr)
         return 2

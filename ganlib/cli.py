@@ -23,7 +23,9 @@ import json
 import math
 import os
 import re
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -203,6 +205,40 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _resumed_cells(path: str | None, config: Config, grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """The cells an earlier sweep saved in `path`, checked to be of this config and grid.
+
+    No file yet gives none (the sweep starts from the beginning), so that a script may always pass
+    --resume. A file of another config or grid, or not a sweep's JSON, is a one-line ValueError:
+    its cells are not this sweep's.
+    """
+    if path is None:
+        raise ValueError("--resume needs --json: the sweep's cells are read from and saved to that file")
+    try:
+        with open(path) as fh:
+            data = json.load(fh)
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"--resume {path}: cannot read a sweep's JSON there ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list) or "grid" not in data:
+        raise ValueError(f"--resume {path}: not a sweep's JSON (no grid and cells)")
+    # JSON turns tuples into lists: compare in that form.
+    ours = json.loads(json.dumps({"config": config.to_dict(), "grid": grid}))
+    if data.get("config") != ours["config"]:
+        theirs = data.get("config") if isinstance(data.get("config"), dict) else {}
+        fields = sorted(k for k in ours["config"] if theirs.get(k, object()) != ours["config"][k])
+        raise ValueError(f"--resume {path}: saved by a sweep of another config (differs in "
+                         f"{', '.join(fields) or 'its fields'}); give the same flags or another --json")
+    saved_grid = data["grid"]
+    if not isinstance(saved_grid, dict) or list(saved_grid.items()) != list(ours["grid"].items()):
+        raise ValueError(f"--resume {path}: saved by a sweep of another grid ({data['grid']}); give the same "
+                         f"--grid flags, in the same order, or another --json")
+    if not all(isinstance(c, dict) and all(k in c for k in grid) for c in data["cells"]):
+        raise ValueError(f"--resume {path}: a cell without its grid values; not a sweep's JSON")
+    return data["cells"]
+
+
 def _cmd_sweep(args: argparse.Namespace) -> int:
     config = _config_from(args)
     grid = parse_grid(args.grid)
@@ -217,7 +253,19 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         if kind not in formats:
             raise ValueError(f"--plot {args.plot}: give a file name ending in one of "
                              f"{', '.join('.' + f for f in sorted(formats))}")
+    done = _resumed_cells(args.json, config, grid) if args.resume else []
+    if args.json:
+        args.kept = (f"{args.json} still holds the {len(done)} cells saved before; --resume goes on" if done else
+                     f"no pass had finished, nothing was written to {args.json}")
     stderr_tty = sys.stderr.isatty()
+
+    def save_cells(cells: list[dict[str, Any]], unfinished: int) -> None:
+        # Each finished pass's cells at once, so that an interrupted sweep keeps them (`--resume` goes on).
+        if args.json:
+            partial = {"config": config.to_dict(), "grid": grid, "cells": cells, "unfinished": unfinished}
+            atomic_write(args.json, lambda fh: json.dump(partial, fh, indent=2), text=True)
+            args.kept = (f"kept the {len(cells)} finished of {len(cells) + unfinished} cells in {args.json}; "
+                         f"--resume finishes the sweep")
 
     def progress(done: int, total: int) -> None:
         # A terminal sees one line that counts up; a log gets a line per finished pass. A log reader that
@@ -227,7 +275,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
                   end="" if stderr_tty else "\n", file=sys.stderr, flush=True)
 
     try:
-        out = sweep(config, grid, workers=args.workers, scheduler=args.scheduler, progress=progress)
+        out = sweep(config, grid, workers=args.workers, scheduler=args.scheduler, progress=progress, done=done,
+                    on_cells=save_cells)
     except ImportError as exc:
         # The dask extra missing here, or ganlib missing on a cluster's worker: one line either way.
         print(f"ganlib: error: {exc}", file=sys.stderr)
@@ -270,6 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a field and its values; repeat for more axes (lr sets d_lr and g_lr together)")
     s.add_argument("--json", metavar="PATH", help="write the cells as JSON")
     s.add_argument("--plot", metavar="PATH", help="draw the map of success rates (map.png) and save it")
+    s.add_argument("--resume", action="store_true",
+                   help="skip the cells already in --json (saved as each pass finishes, e.g. by an interrupted sweep "
+                        "of the same flags) and train the rest; default off")
     where = s.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, metavar="N",
                        help="train the passes on a local Dask cluster of N single-threaded processes")
@@ -288,9 +340,44 @@ def _stdout_to_devnull() -> None:
         os.close(devnull)
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, as Ctrl-C raises KeyboardInterrupt, so it unwinds the same way."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise _Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of `python -m ganlib`; returns the exit status."""
+    """Entry point of `python -m ganlib`; returns the exit status.
+
+    Ctrl-C and SIGTERM end a command with one line saying what was kept and the shell's statuses
+    for them, 130 and 143 (128 + the signal's number); a sweep with --json keeps its finished cells.
+    """
     args = build_parser().parse_args(argv)
+    # Commands say here what an interrupt would leave behind, as they write it.
+    args.kept = {"train": "nothing was kept (train writes --json and --samples when it finishes)",
+                 "digits": "nothing was kept (digits writes --json and --samples when it finishes)",
+                 "sweep": "nothing was kept (with --json a sweep keeps each pass's cells as it finishes)",
+                 }.get(args.command, "nothing was written")
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
+    try:
+        return _run(args)
+    except KeyboardInterrupt as exc:
+        term = isinstance(exc, _Terminated)
+        # On a terminal, after the progress line that \r rewrites.
+        start = "\n" if sys.stderr.isatty() else ""
+        with contextlib.suppress(OSError):
+            print(f"{start}ganlib: interrupted by {'SIGTERM' if term else 'Ctrl-C'}: {args.kept}", file=sys.stderr)
+        return 128 + int(signal.SIGTERM if term else signal.SIGINT)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the command `args` asks for; a bad value, path or allocation is one line and status 2."""
     try:
         if args.command == "presets":
             with printing():

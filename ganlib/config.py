@@ -88,6 +88,27 @@ def _check_float(name: str, value: Any, lo: float, hi: float, *, lo_open: bool, 
         _fail(name, value, f"a finite number in {left}{lo:g}, {hi:g}{right}")
 
 
+# A std must span this many float64 spacings at its mean (see _check_std_resolved).
+MIN_STD_SPACINGS = 1e6
+
+
+def _check_std_resolved(mean: float, std: float) -> None:
+    """A one-line ValueError when float64 cannot hold a spread of `std` around `mean`.
+
+    Values mean + std * z are rounded to the float64 grid near |mean|, whose spacing is about
+    |mean| * 2.2e-16 (np.spacing). At std near the spacing every value rounds to one of a few
+    numbers (at mean 1e6 and std 1e-12, to one), and the metrics measure the rounding. A rounding
+    error of half a spacing per value is below 1e-6 std when std >= 1e6 spacings, so a sample of
+    10,000 values keeps its mean, std and shape to 1e-6 relative. Below the smallest normal float
+    (2.2e-308) the division by std loses digits of its own, so that is refused too.
+    """
+    bound = max(MIN_STD_SPACINGS * float(np.spacing(abs(mean))), float(np.finfo(np.float64).tiny))
+    if std < bound:
+        _fail("target_std", std, f"at least {bound:.3g} at target_mean={mean!r}: float64 values near the mean are "
+              f"{float(np.spacing(abs(mean))):.2g} apart, and a std of {MIN_STD_SPACINGS:.0e} spacings keeps a "
+              f"sample's shape to 1e-6 (nor below the smallest normal float, 2.2e-308)")
+
+
 def _check_layers(prefix: str, hidden: Any, activations: Any) -> None:
     if not isinstance(hidden, tuple) or not hidden:
         _fail(f"{prefix}_hidden", hidden, "a non-empty tuple of layer widths, e.g. (50, 50)")
@@ -201,6 +222,7 @@ class Config:
         _check_choice("target", self.target, TARGETS)
         _check_float("target_mean", self.target_mean, -1e6, 1e6, lo_open=False)
         _check_float("target_std", self.target_std, 0.0, 1e6, lo_open=True)
+        _check_std_resolved(self.target_mean, self.target_std)
         _check_float("mixture_separation", self.mixture_separation, 0.0, 1.0, lo_open=False, hi_open=True)
         _check_choice("noise", self.noise, NOISES)
         _check_int("noise_dim", self.noise_dim, 1, MAX_WIDTH)

@@ -72,6 +72,9 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
         if name not in fields and name != "lr":
             raise ValueError(f"--grid {item!r}: unknown field {name!r}")
         kind = float if name == "lr" else type(fields[name].default)
+        if name in grid:
+            # A second --grid for one field replaced the first: a sweep of other values than asked for.
+            raise ValueError(f"--grid {item!r}: {name} is given twice; give all its values in one --grid")
         if kind in (tuple, bool) or name in ("seeds", "seed"):
             # Every cell trains the same config.seeds seeds, so seeds are not an axis.
             raise ValueError(f"--grid {item!r}: {name} cannot be swept")
@@ -81,6 +84,10 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
             raise ValueError(f"--grid {item!r}: values must be {kind.__name__}") from exc
         if not grid[name]:
             raise ValueError(f"--grid {item!r}: give NAME=V1,V2,...")
+        # Compared as values (1e-3 is 0.001): a repeat would train two cells of one setting.
+        repeated = next((v for i, v in enumerate(grid[name]) if v in grid[name][:i]), None)
+        if repeated is not None:
+            raise ValueError(f"--grid {item!r}: the value {repeated!r} twice; give each value once")
     return grid
 
 

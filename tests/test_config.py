@@ -7,6 +7,7 @@ import json
 import math
 import re
 
+import numpy as np
 import pytest
 
 from ganlib import config as cfg
@@ -333,3 +334,22 @@ def test_every_field_has_one_line_of_help():
     assert list(FIELD_HELP) == [f.name for f in dataclasses.fields(Config)]
     for name, text in FIELD_HELP.items():
         assert text.strip() and "\n" not in text and "%" not in text, name
+
+
+@pytest.mark.parametrize(("mean", "std"), [(1e6, 1e-12), (1e6, 1e-5), (-1e6, 1e-5), (1.0, 1e-11), (0.0, 1e-310)])
+def test_a_std_too_small_for_its_mean_is_refused(mean, std):
+    # The spacing of float64 near |mean| is |mean| * 2.2e-16 (np.spacing): mean + std * z rounds to a handful of
+    # numbers when std is near it. A std below 1e6 spacings, or below the smallest normal float, is refused.
+    assert std < max(1e6 * np.spacing(abs(mean)), np.finfo(np.float64).tiny)
+    with pytest.raises(ValueError, match="target_std") as exc:
+        Config(target_mean=mean, target_std=std)
+    assert "\n" not in str(exc.value)
+
+
+@pytest.mark.parametrize(("mean", "std"), [(1e6, 1e-3), (4.0, 1e-9), (0.0, 1e-300)])
+def test_a_std_that_float64_resolves_is_accepted(mean, std):
+    assert std >= 1e6 * np.spacing(abs(mean))
+    assert Config(target_mean=mean, target_std=std).target_std == std
+    # and a sample of 10,000 keeps its shape: the rounded values' std is the unrounded one's to 1e-6.
+    z = np.random.default_rng(0).standard_normal(10_000)
+    assert np.std(mean + std * z) == pytest.approx(std * np.std(z), rel=1e-6)

@@ -497,3 +497,18 @@ def test_ctrl_c_in_digits_is_one_line(monkeypatch, capsys):
     assert main(["digits", "--rounds", "5"]) == 130
     assert capsys.readouterr().err == ("ganlib: interrupted by Ctrl-C: nothing was kept (digits writes --json and "
                                        "--samples when it finishes)\n")
+
+
+@pytest.mark.parametrize(("items", "text"), [
+    (["lr=1e-3", "lr=2e-3"], "lr is given twice"),
+    (["d_steps=1", "d-steps=2"], "d_steps is given twice"),
+    (["lr=1e-3,2e-3,0.001"], "0.001 twice"),
+    (["features=sorted,value,sorted"], "'sorted' twice"),
+])
+def test_a_repeated_axis_or_value_is_refused(items, text):
+    # The second --grid lr replaced the first, and a repeated value gave two cells of one setting: silently.
+    from ganlib.sweep import parse_grid
+
+    with pytest.raises(ValueError, match=text) as exc:
+        parse_grid(items)
+    assert "\n" not in str(exc.value)

@@ -128,9 +128,11 @@ def test_separation_messages_state_the_range():
 
 def test_boundary_values_are_accepted():
     c = Config(target_std=1e-6, d_lr=10.0, g_lr=1e-12, batch_size=2, seeds=1, rounds=0, d_beta1=0.0,
-               d_momentum=0.999, lr_decay=1.0, seed=2**32 - 1, device="cuda:1", target_mean=-1e6,
+               d_momentum=0.999, lr_decay=1.0, seed=2**32 - 1, device="cuda:1",
                d_hidden=(1,), d_activations=("relu",))
     assert (c.target_std, c.d_lr, c.batch_size, c.rounds, c.seed, c.device) == (1e-6, 10.0, 2, 0, 2**32 - 1, "cuda:1")
+    # The extreme mean with the default std: std 1e-6 there is only 8,600 float64 spacings (refused, see below).
+    assert Config(target_mean=-1e6).target_mean == -1e6
 
 
 def test_mismatched_layers_pass_when_activations_follow():

@@ -433,6 +433,10 @@ def preset(name: str, **overrides: Any) -> Config:
     """The named preset (see `PRESETS`) with any fields overridden."""
     if name not in PRESETS:
         raise ValueError(f"preset={name!r} is not allowed: choose one of {', '.join(PRESETS)}")
+    # Config(**...) would raise a TypeError for an unknown keyword: say which field, in one line.
+    unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(Config)})
+    if unknown:
+        raise ValueError(f"unknown config field(s): {', '.join(unknown)}")
     return Config(**{**PRESETS[name], **overrides})
 
 

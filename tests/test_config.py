@@ -355,3 +355,9 @@ def test_a_std_that_float64_resolves_is_accepted(mean, std):
     # and a sample of 10,000 keeps its shape: the rounded values' std is the unrounded one's to 1e-6.
     z = np.random.default_rng(0).standard_normal(10_000)
     assert np.std(mean + std * z) == pytest.approx(std * np.std(z), rel=1e-6)
+
+
+def test_preset_with_an_unknown_field_is_one_line():
+    with pytest.raises(ValueError, match="unknown config field.*bogus") as exc:
+        preset("devnag", bogus=1)
+    assert "\n" not in str(exc.value)

@@ -26,7 +26,7 @@ import re
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -100,6 +100,37 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
             p.add_argument(*names, dest=f.name, type=kind, default=None, metavar=kind.__name__.upper(), help=text)
 
 
+# Flags that only act under another setting: (field, the field that decides, does it act?, what to say).
+# A flag given where it cannot act is accepted (a script may set it for every run) but named on stderr.
+_CONDITIONAL_FLAGS: tuple[tuple[str, str, Callable[[Config], bool], str], ...] = (
+    ("clip", "loss", lambda c: c.loss == "wgan", "has no effect: only --loss wgan clips the critic's weights"),
+    ("gp_weight", "loss", lambda c: c.loss == "wgan-gp", "has no effect: only --loss wgan-gp has a gradient penalty"),
+    ("gp_side", "loss", lambda c: c.loss == "wgan-gp", "has no effect: only --loss wgan-gp has a gradient penalty"),
+    ("minibatch_kernels", "features", lambda c: c.features == "minibatch",
+     "has no effect: only --features minibatch has kernels"),
+    ("minibatch_dims", "features", lambda c: c.features == "minibatch",
+     "has no effect: only --features minibatch has kernels"),
+    ("g_objective", "loss", lambda c: c.loss == "bce", "has no effect: only --loss bce has a choice of G objective"),
+    ("mixture_separation", "target", lambda c: c.target == "mixture",
+     "has no effect: only --target mixture has modes to separate"),
+    ("critic_warmup", "loss", lambda c: c.loss != "bce" or c.critic_warmup[0] == 0,
+     "is the WGAN critic's schedule: with --loss bce it only adds D steps the recipe was not tuned for"),
+)
+
+
+def _warn_without_effect(args: argparse.Namespace, config: Config) -> None:
+    """One warning line on stderr per flag given that cannot act in `config`; the run goes on.
+
+    Only flags typed on the command line count (a preset's values are its own business), and in a
+    sweep a deciding field that is a grid axis silences the warning: some cells use the flag.
+    """
+    axes = {item.partition("=")[0].strip().replace("-", "_") for item in getattr(args, "grid", None) or ()}
+    for field, decider, acts, why in _CONDITIONAL_FLAGS:
+        if getattr(args, field) is not None and decider not in axes and not acts(config):
+            print(f"ganlib: warning: --{field.replace('_', '-')} {why} (here --{decider} "
+                  f"{getattr(config, decider)})", file=sys.stderr)
+
+
 def _config_from(args: argparse.Namespace) -> Config:
     """The Config the flags ask for: the preset, `--lr` for both rates, then every field flag given."""
     if args.lr is not None:
@@ -109,7 +140,9 @@ def _config_from(args: argparse.Namespace) -> Config:
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config) if getattr(args, f.name) is not None}
     if args.lr is not None:
         overrides["d_lr"] = overrides["g_lr"] = args.lr
-    return preset(args.preset, **overrides)
+    config = preset(args.preset, **overrides)
+    _warn_without_effect(args, config)
+    return config
 
 
 def _fmt(v: float, digits: int = 3) -> str:

@@ -517,3 +517,43 @@ def test_piping_into_head_keeps_the_files_and_exits_quietly(tmp_path):
     assert head.split() == ["seed", "mean", "std", "skew", "kurt", "W1/std", "KS", "label"] and status == "status 0"
     assert len(json.loads(js.read_text())["runs"]) == 2000
     assert np.load(npy).shape == (2000, 10_000)
+
+
+# ----- issue 31: a flag that has no effect is named on stderr, and the run goes on -----
+
+@pytest.mark.parametrize(("argv", "flag"), [
+    (["--loss", "bce", "--clip", "0.5"], "--clip"),
+    (["--minibatch-kernels", "3"], "--minibatch-kernels"),
+    (["--loss", "wgan", "--gp-side", "one-sided"], "--gp-side"),
+    (["--gp-weight", "5"], "--gp-weight"),
+    (["--loss", "bce", "--critic-warmup", "100,25,500"], "--critic-warmup"),
+    (["--preset", "wgan", "--g-objective", "minimax"], "--g-objective"),
+    (["--mixture-separation", "0.9"], "--mixture-separation"),
+])
+@pytest.mark.parametrize("command", [["train"], ["sweep", "--grid", "d_steps=1"]])
+def test_a_flag_without_effect_is_one_warning_line(command, argv, flag, capsys):
+    from ganlib.cli import _config_from
+
+    config = _config_from(build_parser().parse_args([*command, *argv]))
+    err = capsys.readouterr().err
+    assert err.startswith(f"ganlib: warning: {flag} ") and err.count("\n") == 1, err
+    assert isinstance(config, Config)
+
+
+@pytest.mark.parametrize("argv", [
+    ["--preset", "wgan"], ["--preset", "wgan", "--clip", "0.02"], ["--loss", "wgan-gp", "--gp-side", "one-sided"],
+    ["--features", "minibatch", "--minibatch-kernels", "3"], ["--target", "mixture", "--mixture-separation", "0.9"],
+    ["--loss", "wgan", "--critic-warmup", "100,25,500"], ["--loss", "bce", "--critic-warmup", "0,0,0"],
+])
+def test_flags_that_take_effect_give_no_warning(argv, capsys):
+    from ganlib.cli import _config_from
+
+    _config_from(build_parser().parse_args(["train", *argv]))
+    assert capsys.readouterr().err == ""
+
+
+def test_a_grid_axis_that_gives_the_flag_its_effect_silences_the_warning(capsys):
+    from ganlib.cli import _config_from
+
+    _config_from(build_parser().parse_args(["sweep", "--grid", "loss=bce,wgan", "--clip", "0.02"]))
+    assert capsys.readouterr().err == ""

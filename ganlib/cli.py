@@ -1,7 +1,8 @@
 """`python -m ganlib train|sweep|presets`: train or sweep from the shell, print a table, write JSON.
 
 Every Config field is a flag (`d_lr` is `--d-lr`; tuples are comma-separated, `--g-hidden 50,50`),
-with `--mean`, `--std` and `--seeds` as the short names of the target and run count. Flags start
+with `--mean`, `--std` and `--seeds` as the short names of the target and run count, and `--lr` setting
+`--d-lr` and `--g-lr` together. Flags are never abbreviated (`--lr` is not `--lr-decay`). Flags start
 from a preset (`--preset devnag`), default `recommended`. A bad flag or value, an output path
 that cannot be written, a config over the memory budget or an allocation failure exits with
 status 2 and one line saying what is wrong; all that can be checked is checked before training.
@@ -15,21 +16,26 @@ different settings can be compared at equal cost.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import io
 import json
 import math
 import os
 import re
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
 
 from ganlib import images
-from ganlib.config import PRESETS, Config, preset
+from ganlib.config import FIELD_HELP, PRESETS, Config, preset
 from ganlib.metrics import CLOSE_LABELS, SUCCESS_W1_FRACTION, RunResult
+from ganlib.outputs import StdoutClosed, atomic_write, check_outputs, npy_path, printing
 from ganlib.sweep import parse_grid, plan_sweep, sweep
 from ganlib.train import BUDGET_AXES, MEMORY_BUDGET, N_FINAL, History, Trainer, check_memory, train
 
@@ -45,6 +51,9 @@ class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line on stderr and exit status 2."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # No abbreviations: `--lr` was taken for `--lr-decay`, so a typo or a missing flag trained silently with
+        # another setting. Subparsers are built by this class too (parser_class), so every command refuses them.
+        kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
         # argparse reads this attribute to tell a negative number from an option.
         self._negative_number_matcher = _NEGATIVE_NUMBER
@@ -62,26 +71,78 @@ def _tuple_of(kind: type) -> Any:
     return parse
 
 
+def _flag_value(value: Any) -> str:
+    """A Config default as it is typed on the command line: tuples comma-separated."""
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
 def _add_config_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--preset", default="recommended", choices=list(PRESETS), help="start from this preset")
+    p.add_argument("--preset", default="recommended", choices=list(PRESETS),
+                   help="start from this preset (the defaults below are recommended's; `python -m ganlib presets` "
+                        "lists what the others change); default recommended")
+    p.add_argument("--lr", type=float, default=None, metavar="FLOAT",
+                   help="the learning rate of both networks: sets --d-lr and --g-lr together (not with either)")
     for f in dataclasses.fields(Config):
         names = [f"--{f.name.replace('_', '-')}"] + ALIASES.get(f.name, [])
         if f.name == "seeds":
             names = ["--seeds"]
         default = f.default
+        # The Config default; a --preset may start from another value (`presets` lists them). argparse
+        # %-formats help, so a literal percent sign is doubled.
+        text = f"{FIELD_HELP[f.name]}; default {_flag_value(default)}".replace("%", "%%")
         if isinstance(default, bool):
-            p.add_argument(*names, dest=f.name, action=argparse.BooleanOptionalAction, default=None)
+            p.add_argument(*names, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=text)
         elif isinstance(default, tuple):
             kind = int if all(isinstance(v, int) for v in default) else str
-            p.add_argument(*names, dest=f.name, type=_tuple_of(kind), default=None, metavar="A,B")
+            p.add_argument(*names, dest=f.name, type=_tuple_of(kind), default=None, metavar="A,B", help=text)
         else:
             kind = type(default)
-            p.add_argument(*names, dest=f.name, type=kind, default=None, metavar=kind.__name__.upper())
+            p.add_argument(*names, dest=f.name, type=kind, default=None, metavar=kind.__name__.upper(), help=text)
+
+
+# Flags that only act under another setting: (field, the field that decides, does it act?, what to say).
+# A flag given where it cannot act is accepted (a script may set it for every run) but named on stderr.
+_CONDITIONAL_FLAGS: tuple[tuple[str, str, Callable[[Config], bool], str], ...] = (
+    ("clip", "loss", lambda c: c.loss == "wgan", "has no effect: only --loss wgan clips the critic's weights"),
+    ("gp_weight", "loss", lambda c: c.loss == "wgan-gp", "has no effect: only --loss wgan-gp has a gradient penalty"),
+    ("gp_side", "loss", lambda c: c.loss == "wgan-gp", "has no effect: only --loss wgan-gp has a gradient penalty"),
+    ("minibatch_kernels", "features", lambda c: c.features == "minibatch",
+     "has no effect: only --features minibatch has kernels"),
+    ("minibatch_dims", "features", lambda c: c.features == "minibatch",
+     "has no effect: only --features minibatch has kernels"),
+    ("g_objective", "loss", lambda c: c.loss == "bce", "has no effect: only --loss bce has a choice of G objective"),
+    ("mixture_separation", "target", lambda c: c.target == "mixture",
+     "has no effect: only --target mixture has modes to separate"),
+    ("critic_warmup", "loss", lambda c: c.loss != "bce" or c.critic_warmup[0] == 0,
+     "is the WGAN critic's schedule: with --loss bce it only adds D steps the recipe was not tuned for"),
+)
+
+
+def _warn_without_effect(args: argparse.Namespace, config: Config) -> None:
+    """One warning line on stderr per flag given that cannot act in `config`; the run goes on.
+
+    Only flags typed on the command line count (a preset's values are its own business), and in a
+    sweep a deciding field that is a grid axis silences the warning: some cells use the flag.
+    """
+    axes = {item.partition("=")[0].strip().replace("-", "_") for item in getattr(args, "grid", None) or ()}
+    for field, decider, acts, why in _CONDITIONAL_FLAGS:
+        if getattr(args, field) is not None and decider not in axes and not acts(config):
+            print(f"ganlib: warning: --{field.replace('_', '-')} {why} (here --{decider} "
+                  f"{getattr(config, decider)})", file=sys.stderr)
 
 
 def _config_from(args: argparse.Namespace) -> Config:
+    """The Config the flags ask for: the preset, `--lr` for both rates, then every field flag given."""
+    if args.lr is not None:
+        given = [flag for flag, name in (("--d-lr", "d_lr"), ("--g-lr", "g_lr")) if getattr(args, name) is not None]
+        if given:
+            raise ValueError(f"--lr sets both learning rates: give --lr or {' and '.join(given)}, not both")
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config) if getattr(args, f.name) is not None}
-    return preset(args.preset, **overrides)
+    if args.lr is not None:
+        overrides["d_lr"] = overrides["g_lr"] = args.lr
+    config = preset(args.preset, **overrides)
+    _warn_without_effect(args, config)
+    return config
 
 
 def _fmt(v: float, digits: int = 3) -> str:
@@ -114,22 +175,6 @@ def _clean(v: Any) -> Any:
     return v
 
 
-def _check_output(flag: str, path: str | None, suffix: str = "") -> None:
-    """A one-line ValueError unless `path` can be written (checked before any training)."""
-    if path is None:
-        return
-    target = Path(path if path.endswith(suffix) else path + suffix)
-    parent = target.parent
-    if target.is_dir() or Path(path).is_dir():
-        raise ValueError(f"{flag} {path}: is a directory; give a file name")
-    if not parent.exists():
-        raise ValueError(f"{flag} {path}: the directory {parent} does not exist")
-    if not parent.is_dir():
-        raise ValueError(f"{flag} {path}: {parent} is not a directory")
-    if (target.exists() and not os.access(target, os.W_OK)) or not os.access(parent, os.W_OK | os.X_OK):
-        raise ValueError(f"{flag} {path}: not writable")
-
-
 def budget_record(history: History) -> dict[str, list]:
     """The budget spent by each evaluation as JSON lists: round, G updates, D updates, CPU seconds.
 
@@ -146,9 +191,8 @@ def budget_record(history: History) -> dict[str, list]:
 def _cmd_train(args: argparse.Namespace) -> int:
     config = _config_from(args)
     check_memory(config, MEMORY_BUDGET)
-    _check_output("--json", args.json)
     # np.save adds .npy to a name without it.
-    _check_output("--samples", args.samples, ".npy")
+    check_outputs([("--json", args.json, ""), ("--samples", args.samples, ".npy")])
     stderr_tty = sys.stderr.isatty()
 
     def progress(tr: Trainer) -> None:
@@ -159,11 +203,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if stderr_tty:
         print(file=sys.stderr)
     n_ok = sum(r.success for r in result.runs)
-    print(format_table(result.runs, config.target_std))
-    print(f"success: {n_ok}/{len(result.runs)} runs with W1 < {SUCCESS_W1_FRACTION:g} x target std "
-          f"({SUCCESS_W1_FRACTION * config.target_std:.3g}); {config.rounds} rounds in {result.seconds:.1f} s")
-    n_close = sum(r.label in CLOSE_LABELS for r in result.runs)
-    print(f"mean and std close: {n_close}/{len(result.runs)} runs (labels good or wrong shape)")
+    # The files first, then the table: a reader that stops early (`| head`) must not cost the results.
     if args.json:
         history = result.history
         w1_evals = history.w1
@@ -185,19 +225,58 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 for k, r in enumerate(result.runs)
             ],
         }
-        with open(args.json, "w") as fh:
-            json.dump(payload, fh, indent=2)
+        atomic_write(args.json, lambda fh: json.dump(payload, fh, indent=2), text=True)
     if args.samples:
-        np.save(args.samples, result.trainer.sample(N_FINAL))
+        samples = result.trainer.sample(N_FINAL)
+        atomic_write(npy_path(args.samples), lambda fh: np.save(fh, samples))
+    n_close = sum(r.label in CLOSE_LABELS for r in result.runs)
+    with printing():
+        print(format_table(result.runs, config.target_std))
+        print(f"success: {n_ok}/{len(result.runs)} runs with W1 < {SUCCESS_W1_FRACTION:g} x target std "
+              f"({SUCCESS_W1_FRACTION * config.target_std:.3g}); {config.rounds} rounds in {result.seconds:.1f} s")
+        print(f"mean and std close: {n_close}/{len(result.runs)} runs (labels good or wrong shape)")
     return 0
+
+
+def _resumed_cells(path: str | None, config: Config, grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """The cells an earlier sweep saved in `path`, checked to be of this config and grid.
+
+    No file yet gives none (the sweep starts from the beginning), so that a script may always pass
+    --resume. A file of another config or grid, or not a sweep's JSON, is a one-line ValueError:
+    its cells are not this sweep's.
+    """
+    if path is None:
+        raise ValueError("--resume needs --json: the sweep's cells are read from and saved to that file")
+    try:
+        with open(path) as fh:
+            data = json.load(fh)
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"--resume {path}: cannot read a sweep's JSON there ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list) or "grid" not in data:
+        raise ValueError(f"--resume {path}: not a sweep's JSON (no grid and cells)")
+    # JSON turns tuples into lists: compare in that form.
+    ours = json.loads(json.dumps({"config": config.to_dict(), "grid": grid}))
+    if data.get("config") != ours["config"]:
+        theirs = data.get("config") if isinstance(data.get("config"), dict) else {}
+        fields = sorted(k for k in ours["config"] if theirs.get(k, object()) != ours["config"][k])
+        raise ValueError(f"--resume {path}: saved by a sweep of another config (differs in "
+                         f"{', '.join(fields) or 'its fields'}); give the same flags or another --json")
+    saved_grid = data["grid"]
+    if not isinstance(saved_grid, dict) or list(saved_grid.items()) != list(ours["grid"].items()):
+        raise ValueError(f"--resume {path}: saved by a sweep of another grid ({data['grid']}); give the same "
+                         f"--grid flags, in the same order, or another --json")
+    if not all(isinstance(c, dict) and all(k in c for k in grid) for c in data["cells"]):
+        raise ValueError(f"--resume {path}: a cell without its grid values; not a sweep's JSON")
+    return data["cells"]
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     config = _config_from(args)
     grid = parse_grid(args.grid)
     plan_sweep(config, grid)  # every cell and pass checked before the output paths and the training
-    _check_output("--json", args.json)
-    _check_output("--plot", args.plot)
+    check_outputs([("--json", args.json, ""), ("--plot", args.plot, "")])
     if args.plot is not None:
         # matplotlib only when a map is asked for: importing it takes 0.6 s (measured on this machine).
         from matplotlib.figure import Figure
@@ -207,15 +286,30 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         if kind not in formats:
             raise ValueError(f"--plot {args.plot}: give a file name ending in one of "
                              f"{', '.join('.' + f for f in sorted(formats))}")
+    done = _resumed_cells(args.json, config, grid) if args.resume else []
+    if args.json:
+        args.kept = (f"{args.json} still holds the {len(done)} cells saved before; --resume goes on" if done else
+                     f"no pass had finished, nothing was written to {args.json}")
     stderr_tty = sys.stderr.isatty()
 
+    def save_cells(cells: list[dict[str, Any]], unfinished: int) -> None:
+        # Each finished pass's cells at once, so that an interrupted sweep keeps them (`--resume` goes on).
+        if args.json:
+            partial = {"config": config.to_dict(), "grid": grid, "cells": cells, "unfinished": unfinished}
+            atomic_write(args.json, lambda fh: json.dump(partial, fh, indent=2), text=True)
+            args.kept = (f"kept the {len(cells)} finished of {len(cells) + unfinished} cells in {args.json}; "
+                         f"--resume finishes the sweep")
+
     def progress(done: int, total: int) -> None:
-        # A terminal sees one line that counts up; a log gets a line per finished pass.
-        print(f"\rcells {done}/{total}" if stderr_tty else f"cells {done}/{total}", end="" if stderr_tty else "\n",
-              file=sys.stderr, flush=True)
+        # A terminal sees one line that counts up; a log gets a line per finished pass. A log reader that
+        # went away (`2>&1 | head -1`) must not stop the sweep: then progress goes unreported.
+        with contextlib.suppress(BrokenPipeError):
+            print(f"\rcells {done}/{total}" if stderr_tty else f"cells {done}/{total}",
+                  end="" if stderr_tty else "\n", file=sys.stderr, flush=True)
 
     try:
-        out = sweep(config, grid, workers=args.workers, scheduler=args.scheduler, progress=progress)
+        out = sweep(config, grid, workers=args.workers, scheduler=args.scheduler, progress=progress, done=done,
+                    on_cells=save_cells)
     except ImportError as exc:
         # The dask extra missing here, or ganlib missing on a cluster's worker: one line either way.
         print(f"ganlib: error: {exc}", file=sys.stderr)
@@ -223,20 +317,24 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     finally:
         if stderr_tty:
             print(file=sys.stderr)
-    keys = list(grid)
-    print("  ".join(f"{k:>10}" for k in keys) + f"  {'success':>8}  {'median W1/std':>13}")
-    for cell in out["cells"]:
-        mw = cell["median_w1_sigma"]
-        print("  ".join(f"{cell[k]:>10g}" if isinstance(cell[k], (int, float)) else f"{cell[k]:>10}" for k in keys)
-              + f"  {cell['success_rate']:>8.2f}  {(_fmt(mw) if mw is not None else 'nan'):>13}")
-    print(f"{out['runs_x_rounds_per_second']:.0f} runs x rounds per second ({out['seconds']:.1f} s)")
+    # The files first, then the table: a reader that stops early (`| head`) must not cost the results.
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(out, fh, indent=2)
+        atomic_write(args.json, lambda fh: json.dump(out, fh, indent=2), text=True)
     if args.plot:
         from ganlib.plots import plot_sweep_map
 
-        plot_sweep_map(out).savefig(args.plot, dpi=100)
+        fig = plot_sweep_map(out)
+        # To a file object savefig cannot tell the format from the name: give it.
+        atomic_write(args.plot, lambda fh: fig.savefig(fh, dpi=100, format=kind))
+    keys = list(grid)
+    with printing():
+        print("  ".join(f"{k:>10}" for k in keys) + f"  {'success':>8}  {'median W1/std':>13}")
+        for cell in out["cells"]:
+            mw = cell["median_w1_sigma"]
+            print("  ".join(f"{cell[k]:>10g}" if isinstance(cell[k], (int, float)) else f"{cell[k]:>10}"
+                            for k in keys)
+                  + f"  {cell['success_rate']:>8.2f}  {(_fmt(mw) if mw is not None else 'nan'):>13}")
+        print(f"{out['runs_x_rounds_per_second']:.0f} runs x rounds per second ({out['seconds']:.1f} s)")
     return 0
 
 
@@ -254,6 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a field and its values; repeat for more axes (lr sets d_lr and g_lr together)")
     s.add_argument("--json", metavar="PATH", help="write the cells as JSON")
     s.add_argument("--plot", metavar="PATH", help="draw the map of success rates (map.png) and save it")
+    s.add_argument("--resume", action="store_true",
+                   help="skip the cells already in --json (saved as each pass finishes, e.g. by an interrupted sweep "
+                        "of the same flags) and train the rest; default off")
     where = s.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, metavar="N",
                        help="train the passes on a local Dask cluster of N single-threaded processes")
@@ -264,19 +365,70 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _stdout_to_devnull() -> None:
+    """Point file descriptor 1 at os.devnull (where stdout is a real file descriptor)."""
+    with contextlib.suppress(OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, as Ctrl-C raises KeyboardInterrupt, so it unwinds the same way."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise _Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of `python -m ganlib`; returns the exit status."""
+    """Entry point of `python -m ganlib`; returns the exit status.
+
+    Ctrl-C and SIGTERM end a command with one line saying what was kept and the shell's statuses
+    for them, 130 and 143 (128 + the signal's number); a sweep with --json keeps its finished cells.
+    """
     args = build_parser().parse_args(argv)
+    # Commands say here what an interrupt would leave behind, as they write it.
+    args.kept = {"train": "nothing was kept (train writes --json and --samples when it finishes)",
+                 "digits": "nothing was kept (digits writes --json and --samples when it finishes)",
+                 "sweep": "nothing was kept (with --json a sweep keeps each pass's cells as it finishes)",
+                 }.get(args.command, "nothing was written")
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
+    try:
+        return _run(args)
+    except KeyboardInterrupt as exc:
+        term = isinstance(exc, _Terminated)
+        # On a terminal, after the progress line that \r rewrites.
+        start = "\n" if sys.stderr.isatty() else ""
+        with contextlib.suppress(OSError):
+            print(f"{start}ganlib: interrupted by {'SIGTERM' if term else 'Ctrl-C'}: {args.kept}", file=sys.stderr)
+        return 128 + int(signal.SIGTERM if term else signal.SIGINT)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the command `args` asks for; a bad value, path or allocation is one line and status 2."""
     try:
         if args.command == "presets":
-            for name, fields in PRESETS.items():
-                print(f"{name}: {', '.join(f'{k}={v}' for k, v in fields.items()) or 'the Config defaults'}")
+            with printing():
+                for name, fields in PRESETS.items():
+                    print(f"{name}: {', '.join(f'{k}={v}' for k, v in fields.items()) or 'the Config defaults'}")
             return 0
         if args.command == "train":
             return _cmd_train(args)
         if args.command == "digits":
             return images.run_digits(args)
         return _cmd_sweep(args)
+    except StdoutClosed:
+        # The reader of stdout stopped early (`| head`): the files were written before the report, so the
+        # command did its work and exits 0, not 141 (SIGPIPE's): a `set -o pipefail` script would otherwise
+        # take a complete, saved run for a failure. Stdout goes to devnull so that the interpreter's own
+        # flush at exit does not print "Exception ignored ... BrokenPipeError".
+        _stdout_to_devnull()
+        return 0
     except (ValueError, OSError, MemoryError) as exc:
         print(f"ganlib: error: {exc}", file=sys.stderr)
         return 2

@@ -88,6 +88,27 @@ def _check_float(name: str, value: Any, lo: float, hi: float, *, lo_open: bool, 
         _fail(name, value, f"a finite number in {left}{lo:g}, {hi:g}{right}")
 
 
+# A std must span this many float64 spacings at its mean (see _check_std_resolved).
+MIN_STD_SPACINGS = 1e6
+
+
+def _check_std_resolved(mean: float, std: float) -> None:
+    """A one-line ValueError when float64 cannot hold a spread of `std` around `mean`.
+
+    Values mean + std * z are rounded to the float64 grid near |mean|, whose spacing is about
+    |mean| * 2.2e-16 (np.spacing). At std near the spacing every value rounds to one of a few
+    numbers (at mean 1e6 and std 1e-12, to one), and the metrics measure the rounding. A rounding
+    error of half a spacing per value is below 1e-6 std when std >= 1e6 spacings, so a sample of
+    10,000 values keeps its mean, std and shape to 1e-6 relative. Below the smallest normal float
+    (2.2e-308) the division by std loses digits of its own, so that is refused too.
+    """
+    bound = max(MIN_STD_SPACINGS * float(np.spacing(abs(mean))), float(np.finfo(np.float64).tiny))
+    if std < bound:
+        _fail("target_std", std, f"at least {bound:.3g} at target_mean={mean!r}: float64 values near the mean are "
+              f"{float(np.spacing(abs(mean))):.2g} apart, and a std of {MIN_STD_SPACINGS:.0e} spacings keeps a "
+              f"sample's shape to 1e-6 (nor below the smallest normal float, 2.2e-308)")
+
+
 def _check_layers(prefix: str, hidden: Any, activations: Any) -> None:
     if not isinstance(hidden, tuple) or not hidden:
         _fail(f"{prefix}_hidden", hidden, "a non-empty tuple of layer widths, e.g. (50, 50)")
@@ -201,6 +222,7 @@ class Config:
         _check_choice("target", self.target, TARGETS)
         _check_float("target_mean", self.target_mean, -1e6, 1e6, lo_open=False)
         _check_float("target_std", self.target_std, 0.0, 1e6, lo_open=True)
+        _check_std_resolved(self.target_mean, self.target_std)
         _check_float("mixture_separation", self.mixture_separation, 0.0, 1.0, lo_open=False, hi_open=True)
         _check_choice("noise", self.noise, NOISES)
         _check_int("noise_dim", self.noise_dim, 1, MAX_WIDTH)
@@ -265,6 +287,61 @@ class Config:
         if unknown:
             raise ValueError(f"unknown config field(s): {', '.join(unknown)}")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+def _one_of(choices: tuple[str, ...]) -> str:
+    return "one of " + ", ".join(choices)
+
+
+# One line per Config field, in field order: what it is and its allowed values (the ranges __post_init__
+# checks). The command line's --help is built from it and adds each default; test_config checks that every
+# field has a line, so a new field cannot reach the command line undocumented.
+FIELD_HELP: dict[str, str] = {
+    "target": f"the target distribution: {_one_of(TARGETS)}",
+    "target_mean": "the target's mean, from -1e6 to 1e6",
+    "target_std": "the target's standard deviation, above 0 and up to 1e6 (and not too small for its mean)",
+    "mixture_separation": "mixture only: modes at mean -/+ s std, each of std sqrt(1 - s^2) std; s in [0, 1)",
+    "noise": f"the noise fed to G: {_one_of(NOISES)}",
+    "noise_dim": f"numbers of noise per G input, from 1 to {MAX_WIDTH}",
+    "normalize": "standardise data by the target's mean and std (--normalize / --no-normalize)",
+    "generator": f"G's kind: {_one_of(GENERATORS)} (whole_sample maps a noise vector to a batch)",
+    "g_hidden": f"G's hidden layer widths, comma-separated, each from 1 to {MAX_WIDTH}",
+    "g_activations": f"G's activation per hidden layer, comma-separated, each {_one_of(ACTIVATIONS)}",
+    "features": f"what D sees of a batch: {_one_of(FEATURES)}",
+    "d_hidden": f"D's hidden layer widths, comma-separated, each from 1 to {MAX_WIDTH}",
+    "d_activations": f"D's activation per hidden layer, comma-separated, each {_one_of(ACTIVATIONS)}",
+    "minibatch_kernels": f"features minibatch only: cross-sample kernels B, from 1 to {MAX_MINIBATCH}",
+    "minibatch_dims": f"features minibatch only: dimensions C per kernel, from 1 to {MAX_MINIBATCH}",
+    "loss": f"the objective: {_one_of(LOSSES)}",
+    "g_objective": f"bce only: G's loss, {_one_of(G_OBJECTIVES)}",
+    "clip": "wgan only: clip critic weights to [-c, c], c in (0, 100]",
+    "gp_weight": "wgan-gp only: the gradient penalty's weight, in (0, 1e4]",
+    "gp_side": "wgan-gp only: two-sided penalises slopes away from 1 either way, one-sided only above 1",
+    "d_optimizer": f"D's optimizer: {_one_of(OPTIMIZERS)}",
+    "d_lr": "the learning rate of D, in (0, 10]",
+    "d_beta1": "D's Adam beta1, in [0, 1)",
+    "d_beta2": "D's Adam beta2 or RMSProp smoothing constant, in [0, 1)",
+    "d_momentum": "D's SGD or RMSProp momentum, in [0, 1)",
+    "g_optimizer": f"G's optimizer: {_one_of(OPTIMIZERS)}",
+    "g_lr": "the learning rate of G, in (0, 10]",
+    "g_beta1": "G's Adam beta1, in [0, 1)",
+    "g_beta2": "G's Adam beta2 or RMSProp smoothing constant, in [0, 1)",
+    "g_momentum": "G's SGD or RMSProp momentum, in [0, 1)",
+    "lr_decay": "both rates fall geometrically to this fraction of their start at the last round, in (0, 1]",
+    "d_steps": "D (critic) updates per round, from 1 to 100",
+    "g_steps": "G updates per round, from 1 to 100",
+    "critic_warmup": f"N,FIRST,EVERY: N D steps (0 to {MAX_WARMUP_STEPS}) in rounds before FIRST and every "
+                     "EVERY-th round; 0,0,0 for none",
+    "batch_size": f"values per sample, from 2 to {MAX_BATCH} (3 or more when D sees moments)",
+    "sets": "samples of batch_size values per update, from 1 to 1024",
+    "rounds": f"training rounds, from 0 to {MAX_ROUNDS}",
+    "eval_every": f"rounds between evaluations, from 1 to {MAX_ROUNDS}",
+    "eval_samples": "values per run at each evaluation, from 100 to 1000000",
+    "seed": f"the first run's seed (run k uses seed + k), from 0 to {MAX_SEED}",
+    "seeds": f"runs trained together, from 1 to {MAX_SEEDS}",
+    "device": "where to train: cpu, cuda or cuda:N",
+    "dtype": f"the floating-point type: {_one_of(DTYPES)}",
+}
 
 
 # Dev Nag's article as printed ("GANs in 50 lines"; the Chinese translation carries the script):
@@ -356,8 +433,13 @@ def preset(name: str, **overrides: Any) -> Config:
     """The named preset (see `PRESETS`) with any fields overridden."""
     if name not in PRESETS:
         raise ValueError(f"preset={name!r} is not allowed: choose one of {', '.join(PRESETS)}")
+    # Config(**...) would raise a TypeError for an unknown keyword: say which field, in one line.
+    unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(Config)})
+    if unknown:
+        raise ValueError(f"unknown config field(s): {', '.join(unknown)}")
     return Config(**{**PRESETS[name], **overrides})
 
 
-__all__ = ["Config", "PRESETS", "preset", "course_seed", "SEED_VARIABLE", "MAX_WARMUP_STEPS", "TARGETS", "NOISES",
-           "FEATURES", "LOSSES", "OPTIMIZERS", "ACTIVATIONS", "GENERATORS", "G_OBJECTIVES", "GP_SIDES", "DTYPES"]
+__all__ = ["Config", "FIELD_HELP", "PRESETS", "preset", "course_seed", "SEED_VARIABLE", "MAX_WARMUP_STEPS", "TARGETS",
+           "NOISES", "FEATURES", "LOSSES", "OPTIMIZERS", "ACTIVATIONS", "GENERATORS", "G_OBJECTIVES", "GP_SIDES",
+           "DTYPES"]

@@ -21,6 +21,7 @@ the prediction compares with this run's number.
 from __future__ import annotations
 
 import inspect
+import math
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -134,18 +135,29 @@ def call(fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 def predict_range(name: str, question: str, lo: float, hi: float, *, unit: str, why: str,
                   hints: tuple[str, ...], mistakes: tuple[tuple[str, Any], ...],
-                  reference: float | None = None, integer: bool = False) -> Exercise:
+                  reference: float | None = None, integer: bool = False,
+                  allowed: tuple[int, int] | None = None) -> Exercise:
     """A predict-then-measure exercise whose right answers are the numbers in [lo, hi].
 
     [lo, hi] is the range that held on every seed block the course tried, so a prediction in it
     is right whatever the seed; `check(answer, measured=x)` also prints this run's number.
+    `integer` asks for a whole number and `allowed` is the range the question itself states (a
+    count of ten runs: 0 to 10): an answer of another form is told so without a word on whether
+    it is near the right range, which would give the answer away.
     """
+    form = "a whole number" if integer else "a finite number"
+    if allowed is not None:
+        form += f" from {allowed[0]} to {allowed[1]}"
 
     def judge(answer: Any, measured: float | None = None) -> str | None:
         try:
             value = float(answer)
         except (TypeError, ValueError):
-            return f"write a number{' (a whole one)' if integer else ''}, not {type(answer).__name__}"
+            return f"write {form}, not {type(answer).__name__}"
+        # NaN compares False with both ends, so it would pass as "in the range".
+        if (not math.isfinite(value) or (integer and not value.is_integer())
+                or (allowed is not None and not allowed[0] <= value <= allowed[1])):
+            return f"write {form}, not {answer!r}"
         seen = "" if measured is None else f" This run measured {measured:g} {unit}."
         if value < lo:
             return f"{value:g} is too low.{seen} {why}"
@@ -452,7 +464,7 @@ register(Exercise(
 register(predict_range(
     "01.devnag_success",
     "Of ten runs of Dev Nag's setting (3,000 rounds), how many reach W1 < 0.1 target std?",
-    0, 2, unit="of 10 runs", integer=True, reference=0,
+    0, 2, unit="of 10 runs", integer=True, allowed=(0, 10), reference=0,
     why="Dev Nag's runs often get the mean and the std roughly right but stay lopsided, hard-edged and "
         "short-tailed; on every seed block the course tried at most two of ten got under the line. The "
         "article's eight of ten were judged by eye, by mean and std, and came from a later, much longer setting.",
@@ -1005,7 +1017,7 @@ register(predict_range(
     "06.coverage",
     ("The article says WGAN 'basically solves mode collapse', which the vanilla GAN suffers from. How many of the "
      "ten digits will notebook 06's vanilla DCGAN (loss 'bce') cover, that is, draw as at least 4% of its digits?"),
-    9, 10, unit="digits covered", integer=True, reference=10,
+    9, 10, unit="digits covered", integer=True, allowed=(0, 10), reference=10,
     why=("On these 8x8 digits, with the article's architecture, the vanilla DCGAN covered nine or ten digits on "
          "every seed block we tried: it did not collapse, so there was at most one digit for WGAN to rescue."),
     hints=("Mode collapse needs a reason: a D that lets G win with a few digits. Look at the class shares figure "

@@ -41,6 +41,7 @@ from torch import nn
 from ganlib.config import GP_SIDES
 from ganlib.losses import bce_d_loss, bce_g_loss, clip_weights_, gradient_penalty, wgan_critic_loss, wgan_g_loss
 from ganlib.optim import BatchedOptimizer
+from ganlib.outputs import atomic_write, check_outputs, npy_path, printing
 
 SIDE = 8  # digits are SIDE x SIDE pixels
 PIXEL_MAX = 16.0  # load_digits' grey levels run from 0 to 16
@@ -829,53 +830,9 @@ def _json_number(v: Any) -> Any:
     return v
 
 
-def run_digits(args: argparse.Namespace) -> int:
-    """`python -m ganlib digits`: train, print the measurements, write .npy and JSON. Returns 0.
-
-    A bad value raises ValueError with one line (the caller prints it and exits with status 2).
-    """
-    changes: dict[str, Any] = {"seed": args.seed}
-    for name in ("rounds", "d_steps", "critic_warmup", "clip", "gp_weight", "critic_norm"):
-        if getattr(args, name) is not None:
-            changes[name] = getattr(args, name)
-    if args.lr is not None:
-        changes["d_lr"] = changes["g_lr"] = args.lr
-    config = digits_config(args.loss, **changes)
-    judge = default_judge()
-    tty = sys.stderr.isatty()
-
-    def progress(tr: DigitsTrainer) -> None:
-        if tty:
-            print(f"\rround {tr.round}/{config.rounds}, {tr.d_updates} D updates", end="", file=sys.stderr,
-                  flush=True)
-
-    cpu0 = time.process_time()
-    result = train_digits(config, args.n, progress, judge)
-    cpu = time.process_time() - cpu0
-    if tty:
-        print(file=sys.stderr)
+def _write_digits_outputs(args: argparse.Namespace, config: DigitsConfig, result: DigitsResult, cpu: float) -> None:
+    """Write the digits command's --json and --samples, each atomically (see ganlib.outputs)."""
     m, corr, tr = result.metrics, result.critic_vs_frechet, result.trainer
-    d_name = "D" if config.loss == "bce" else "critic"
-    steps = f"{config.d_steps} {d_name} step{'s' if config.d_steps > 1 else ''}"
-    n_steps, first_g, every = config.critic_warmup
-    if n_steps:
-        when = " and ".join(w for w in (f"rounds < {first_g}" if first_g else "",
-                                         f"every {every}th round" if every else "") if w)
-        if when:
-            steps += f", {n_steps} in {when}"
-    # the real counts, from the trainer: with a warm-up, rounds x d_steps is not the number of D updates
-    print(f"loss {config.loss}, seed {config.seed}, critic norm {config.critic_norm}: {tr.round} rounds ({steps}, "
-          f"and 1 G step each): {tr.d_updates} {d_name} updates, {tr.round} G updates in {tr.seconds:.1f} s "
-          f"({tr.cpu_seconds:.1f} CPU s)")
-    print(f"classifier (held-out accuracy {judge.accuracy:.3f}) assigns the {m['n']} digits: "
-          + " ".join(f"{c}:{s:.0%}" for c, s in enumerate(m["class_shares"])))
-    print(f"classes with >= {COVERAGE_SHARE:.0%}: {m['classes_covered']}/{N_CLASSES}")
-    print(f"Frechet distance {m['frechet']:.2f} (floor, held-out real against training: {m['frechet_floor']:.2f})")
-    print(f"nearest training digit: median {m['nn_median']:.1f} (held-out real digits: {m['nn_real_median']:.1f}), "
-          f"ratio {m['nn_ratio']:.2f}; closer than 99% of real digits: {m['copies']:.1%}")
-    print(f"critic's estimate against the Frechet distance over {corr['points']} evaluations: "
-          f"Pearson {corr['pearson']:.2f}, Spearman {corr['spearman']:.2f}; from the estimate's peak "
-          f"(round {corr['peak_round']}) on: Spearman {corr['spearman_after_peak']:.2f}")
     if args.json:
         h = tr.history
         payload = {
@@ -895,10 +852,64 @@ def run_digits(args: argparse.Namespace) -> int:
             "covered_at_evals": h.covered,
             "budget": h.budget(),
         }
-        with open(args.json, "w") as fh:
-            json.dump(payload, fh, indent=2)
+        atomic_write(args.json, lambda fh: json.dump(payload, fh, indent=2), text=True)
     if args.samples:
-        np.save(args.samples, result.images.astype(np.float32))
+        images = result.images.astype(np.float32)
+        atomic_write(npy_path(args.samples), lambda fh: np.save(fh, images))
+
+
+def run_digits(args: argparse.Namespace) -> int:
+    """`python -m ganlib digits`: train, print the measurements, write .npy and JSON. Returns 0.
+
+    A bad value raises ValueError with one line (the caller prints it and exits with status 2).
+    """
+    changes: dict[str, Any] = {"seed": args.seed}
+    for name in ("rounds", "d_steps", "critic_warmup", "clip", "gp_weight", "critic_norm"):
+        if getattr(args, name) is not None:
+            changes[name] = getattr(args, name)
+    if args.lr is not None:
+        changes["d_lr"] = changes["g_lr"] = args.lr
+    config = digits_config(args.loss, **changes)
+    # Before the judge is fitted and anything trains: a typo in a path must not cost the run.
+    check_outputs([("--json", args.json, ""), ("--samples", args.samples, ".npy")])
+    judge = default_judge()
+    tty = sys.stderr.isatty()
+
+    def progress(tr: DigitsTrainer) -> None:
+        if tty:
+            print(f"\rround {tr.round}/{config.rounds}, {tr.d_updates} D updates", end="", file=sys.stderr,
+                  flush=True)
+
+    cpu0 = time.process_time()
+    result = train_digits(config, args.n, progress, judge)
+    cpu = time.process_time() - cpu0
+    if tty:
+        print(file=sys.stderr)
+    m, corr, tr = result.metrics, result.critic_vs_frechet, result.trainer
+    # The files first, then the report: a reader that stops early (`| head`) must not cost the results.
+    _write_digits_outputs(args, config, result, cpu)
+    d_name = "D" if config.loss == "bce" else "critic"
+    steps = f"{config.d_steps} {d_name} step{'s' if config.d_steps > 1 else ''}"
+    n_steps, first_g, every = config.critic_warmup
+    if n_steps:
+        when = " and ".join(w for w in (f"rounds < {first_g}" if first_g else "",
+                                         f"every {every}th round" if every else "") if w)
+        if when:
+            steps += f", {n_steps} in {when}"
+    # the real counts, from the trainer: with a warm-up, rounds x d_steps is not the number of D updates
+    with printing():
+        print(f"loss {config.loss}, seed {config.seed}, critic norm {config.critic_norm}: {tr.round} rounds ({steps}, "
+              f"and 1 G step each): {tr.d_updates} {d_name} updates, {tr.round} G updates in {tr.seconds:.1f} s "
+              f"({tr.cpu_seconds:.1f} CPU s)")
+        print(f"classifier (held-out accuracy {judge.accuracy:.3f}) assigns the {m['n']} digits: "
+              + " ".join(f"{c}:{s:.0%}" for c, s in enumerate(m["class_shares"])))
+        print(f"classes with >= {COVERAGE_SHARE:.0%}: {m['classes_covered']}/{N_CLASSES}")
+        print(f"Frechet distance {m['frechet']:.2f} (floor, held-out real against training: {m['frechet_floor']:.2f})")
+        print(f"nearest training digit: median {m['nn_median']:.1f} (held-out real digits: {m['nn_real_median']:.1f}), "
+              f"ratio {m['nn_ratio']:.2f}; closer than 99% of real digits: {m['copies']:.1%}")
+        print(f"critic's estimate against the Frechet distance over {corr['points']} evaluations: "
+              f"Pearson {corr['pearson']:.2f}, Spearman {corr['spearman']:.2f}; from the estimate's peak "
+              f"(round {corr['peak_round']}) on: Spearman {corr['spearman_after_peak']:.2f}")
     return 0
 
 

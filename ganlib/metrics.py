@@ -57,8 +57,15 @@ CLOSE_LABELS = ("good", "wrong shape")
 
 
 def _rows(x: torch.Tensor) -> torch.Tensor:
+    """x as float64 rows: a 1-D sample is one row, and a scalar a sample of one value."""
     x = torch.as_tensor(x).to(torch.float64)
-    return x.unsqueeze(0) if x.ndim == 1 else x
+    return x.reshape(1, 1) if x.ndim == 0 else x.unsqueeze(0) if x.ndim == 1 else x
+
+
+def _non_empty(name: str, *rows: torch.Tensor) -> None:
+    """A one-line ValueError for a sample of no values: its distribution is undefined (scipy refuses it too)."""
+    if any(r.shape[-1] == 0 for r in rows):
+        raise ValueError(f"{name} needs samples of at least one value, got an empty one")
 
 
 def sample_moments(x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -89,6 +96,7 @@ def w1_samples(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     For equal sizes it is the mean absolute difference of the sorted values.
     """
     a, b = _rows(a), _rows(b)
+    _non_empty("w1_samples", a, b)
     if a.shape != b.shape:
         raise ValueError(f"w1_samples needs samples of equal shape, got {tuple(a.shape)} and {tuple(b.shape)}")
     return (torch.sort(a, -1).values - torch.sort(b, -1).values).abs().mean(-1)
@@ -132,8 +140,17 @@ def _partial_mean_grid(dist: Distribution, n: int) -> torch.Tensor:
 
 
 def w1_to_target(x: torch.Tensor, dist: Distribution) -> torch.Tensor:
-    """Exact W1 between each row's empirical distribution and the target distribution (target units)."""
-    return dist.std * _w1_standard(torch.sort(standardise(x, dist), -1).values, _standard(dist))
+    """Exact W1 between each row's empirical distribution and the target distribution (target units).
+
+    A row with an infinite value (and no NaN) is infinitely far: its W1 is inf, as the definition
+    integral |F_n - F| gives (|F_n - F| >= 1/n on a half-line). A row with a NaN gives NaN.
+    """
+    z = standardise(x, dist)
+    _non_empty("w1_to_target", z)
+    w1 = dist.std * _w1_standard(torch.sort(z, -1).values, _standard(dist))
+    # The formula multiplies an infinite x by a zero weight there (inf * 0 = NaN): say inf instead.
+    infinite = torch.isinf(z).any(-1) & ~torch.isnan(z).any(-1)
+    return torch.where(infinite, torch.full_like(w1, math.inf), w1)
 
 
 def _w1_standard(x: torch.Tensor, dist: Distribution) -> torch.Tensor:

@@ -72,6 +72,9 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
         if name not in fields and name != "lr":
             raise ValueError(f"--grid {item!r}: unknown field {name!r}")
         kind = float if name == "lr" else type(fields[name].default)
+        if name in grid:
+            # A second --grid for one field replaced the first: a sweep of other values than asked for.
+            raise ValueError(f"--grid {item!r}: {name} is given twice; give all its values in one --grid")
         if kind in (tuple, bool) or name in ("seeds", "seed"):
             # Every cell trains the same config.seeds seeds, so seeds are not an axis.
             raise ValueError(f"--grid {item!r}: {name} cannot be swept")
@@ -81,6 +84,10 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
             raise ValueError(f"--grid {item!r}: values must be {kind.__name__}") from exc
         if not grid[name]:
             raise ValueError(f"--grid {item!r}: give NAME=V1,V2,...")
+        # Compared as values (1e-3 is 0.001): a repeat would train two cells of one setting.
+        repeated = next((v for i, v in enumerate(grid[name]) if v in grid[name][:i]), None)
+        if repeated is not None:
+            raise ValueError(f"--grid {item!r}: the value {repeated!r} twice; give each value once")
     return grid
 
 
@@ -169,6 +176,11 @@ def plan_sweep(config: Config, grid: dict[str, list[Any]]) -> list[SweepPass]:
         size = math.ceil(len(combos) / math.ceil(len(combos) / per_pass))
         plan += [SweepPass(loop, base, batched, tuple(combos[i:i + size])) for i in range(0, len(combos), size)]
     return plan
+
+
+def _cell_key(cell: dict[str, Any], grid: dict[str, list[Any]]) -> tuple[Any, ...]:
+    """A cell's values on the grid's axes, in the grid's order: what identifies it in a sweep."""
+    return tuple(cell[k] for k in grid)
 
 
 def _json_number(v: float) -> float | None:
@@ -318,8 +330,12 @@ def _dask_client(dist: ModuleType, dask: ModuleType, workers: int | None, schedu
 
 
 def _run_on_dask(plan: list[SweepPass], workers: int | None, scheduler: str | None,
-                 progress: Progress | None) -> tuple[list[list[dict[str, Any]]], float]:
-    """Each pass as one Dask task; the passes' cells in plan order and the seconds they took."""
+                 progress: Progress | None, out: list[list[dict[str, Any]] | None],
+                 finished: Callable[[], None]) -> float:
+    """Each pass whose `out[i]` is None as one Dask task, its cells put in `out[i]` as it completes.
+
+    `finished()` is called after each; returns the seconds the tasks took.
+    """
     dask, dist = _import_dask()
     largest = max(p.peak_memory for p in plan)
     with _dask_client(dist, dask, workers, scheduler, largest) as client:
@@ -335,10 +351,11 @@ def _run_on_dask(plan: list[SweepPass], workers: int | None, scheduler: str | No
                                  f"differ from the serial sweep's; install the same versions there")
         t0 = time.perf_counter()
         # The costliest passes first, so the last task to finish is a short one.
-        futures = [client.submit(_train_pass_one_thread, p, priority=p.cost, pure=False) for p in plan]
-        index = {f.key: i for i, f in enumerate(futures)}
-        out: list[list[dict[str, Any]]] = [[] for _ in plan]
-        done, total = 0, sum(p.cells for p in plan)
+        todo = [i for i, cells in enumerate(out) if cells is None]
+        futures = [client.submit(_train_pass_one_thread, plan[i], priority=plan[i].cost, pure=False) for i in todo]
+        index = {f.key: i for f, i in zip(futures, todo)}
+        done = sum(p.cells for p, cells in zip(plan, out) if cells is not None)
+        total = sum(p.cells for p in plan)
         try:
             for future in dist.as_completed(futures, loop=client.loop):
                 i = index[future.key]
@@ -351,12 +368,13 @@ def _run_on_dask(plan: list[SweepPass], workers: int | None, scheduler: str | No
                         f"by ganlib's estimate), most often from running out of memory: use fewer workers or seeds"
                     ) from None
                 done += plan[i].cells
+                finished()
                 if progress is not None:
                     progress(done, total)
         except BaseException:
             client.cancel(futures)
             raise
-        return out, time.perf_counter() - t0
+        return time.perf_counter() - t0
 
 
 def sweep(
@@ -366,6 +384,8 @@ def sweep(
     workers: int | None = None,
     scheduler: str | None = None,
     progress: Progress | None = None,
+    done: Sequence[dict[str, Any]] = (),
+    on_cells: Callable[[list[dict[str, Any]], int], None] | None = None,
 ) -> dict[str, Any]:
     """Train every grid cell on the same `config.seeds` seeds; learning rates share batched passes.
 
@@ -377,6 +397,13 @@ def sweep(
     the cells (grid values, success rate, median W1 in target units and target std, label
     counts), the training seconds (on Dask: from the first task submitted to the last result, not
     counting the cluster's start) and the throughput in runs x rounds per second.
+
+    `done` holds cells an earlier, interrupted sweep of the same config and grid finished: a pass
+    whose cells are all there is not trained again, its cells are taken from `done` (a pass is
+    trained whole or not at all, since splitting it would change its numbers' last bits).
+    `on_cells(cells, unfinished)` is called after each pass with every finished cell so far, in
+    grid order, and the count still to train, so that a caller can save them as they come.
+    Seconds and throughput count the passes trained in this call only.
     """
     if workers is not None and scheduler is not None:
         raise ValueError("give workers (a local cluster) or scheduler (a running one), not both")
@@ -384,20 +411,38 @@ def sweep(
         raise ValueError(f"workers={workers!r} is not allowed: a number of worker processes >= 1")
     plan = plan_sweep(config, grid)
     total = sum(p.cells for p in plan)
+    earlier = {_cell_key(c, grid): c for c in done}
+    # A pass's cells from `done` when every one of them is there, else None: to train.
+    per_pass: list[list[dict[str, Any]] | None] = []
+    for p in plan:
+        keys = [_cell_key({**p.loop, **dict(zip(p.batched, combo))}, grid) for combo in p.combos]
+        per_pass.append([earlier[k] for k in keys] if all(k in earlier for k in keys) else None)
+    skipped = [cells is not None for cells in per_pass]
+
+    def finished() -> None:
+        if on_cells is not None:
+            cells = [c for pass_cells in per_pass if pass_cells is not None for c in pass_cells]
+            on_cells(cells, total - len(cells))
+
     if workers is None and scheduler is None:
         t0 = time.perf_counter()
-        per_pass, done = [], 0
-        for p in plan:
-            per_pass.append(train_pass(p))
-            done += p.cells
+        n_done = sum(p.cells for p, cells in zip(plan, per_pass) if cells is not None)
+        for i, p in enumerate(plan):
+            if per_pass[i] is not None:
+                continue
+            per_pass[i] = train_pass(p)
+            n_done += p.cells
+            finished()
             if progress is not None:
-                progress(done, total)
+                progress(n_done, total)
         seconds = time.perf_counter() - t0
     else:
-        per_pass, seconds = _run_on_dask(plan, workers, scheduler, progress)
-    run_rounds = sum(p.runs * p.config.rounds for p in plan)
-    return {"config": config.to_dict(), "grid": grid, "cells": [c for cells in per_pass for c in cells],
-            "seconds": round(seconds, 3), "runs_x_rounds_per_second": round(run_rounds / seconds, 1)}
+        seconds = _run_on_dask(plan, workers, scheduler, progress, per_pass, finished)
+    run_rounds = sum(p.runs * p.config.rounds for p, skip in zip(plan, skipped) if not skip)
+    return {"config": config.to_dict(), "grid": grid, "cells": [c for cells in per_pass for c in cells or ()],
+            "seconds": round(seconds, 3),
+            # Nothing trained (every pass was done before): no throughput to report.
+            "runs_x_rounds_per_second": round(run_rounds / seconds, 1) if run_rounds else 0.0}
 
 
 __all__ = ["sweep", "plan_sweep", "train_pass", "parse_grid", "SweepPass", "BATCHED_SWEEP_FIELDS", "DASK_EXTRA"]

@@ -729,8 +729,7 @@ class Trainer:
         few rounds at a time (the dashboard, 20 or more times a second) then pays for evaluations
         only every `eval_every` rounds, as a whole run does.
         """
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise ValueError(f"n={n!r} is not allowed: a number of rounds >= 0")
+        n = _count("n", n, 0, "a number of rounds")
         end = self.round + n
         while self.round < end and not self.stopped:
             c = self.config  # a callback may have changed live fields (`set`)
@@ -886,6 +885,7 @@ class Trainer:
         The noise comes from each run's own sampling stream, so the same trained runs always give
         the same samples. Made a block of runs at a time, so only the result grows with K.
         """
+        n = _count("n", n, 1, "a number of values")
         gens = _stream_generators(self.seeds, "sample")
         out = np.empty((self.k, n))
         for b in self._blocks(n):
@@ -933,6 +933,7 @@ class Trainer:
         Measured a block of runs at a time: memory does not grow with K beyond the K results. A
         run whose samples ran off beyond DIVERGED_SCALE target std is marked diverged here too.
         """
+        n = _count("n", n, 1, "a number of values")
         gens = _stream_generators(self.seeds, "sample")
         m = self._measure(n, lambda b: self._draw_noise(self._n_vectors(n), gens[b]))
         if self.round > 0:
@@ -949,6 +950,15 @@ class Trainer:
                 diverged_at=self.diverged_at[k], diverged_reason=self.diverged_reason[k],
             ))
         return out
+
+
+def _count(name: str, n: object, lo: int, what: str) -> int:
+    """n as a Python int >= lo, numpy integers included (np.int64 from arrays, sliders); else a one-line ValueError."""
+    if isinstance(n, np.integer):
+        n = int(n)
+    if isinstance(n, bool) or not isinstance(n, int) or n < lo:
+        raise ValueError(f"{name}={n!r} is not allowed: {what} >= {lo}")
+    return n
 
 
 @dataclass
@@ -977,6 +987,8 @@ def train(
     A config over the memory budget raises a one-line ValueError before anything is allocated
     (see `check_memory`); running out of memory anyway raises a one-line MemoryError.
     """
+    # Before training: a bad n_final must not cost the run.
+    n_final = _count("n_final", n_final, 1, "a number of values")
     t0 = time.perf_counter()
     trainer = Trainer(config)
     trainer.step(config.rounds, progress)

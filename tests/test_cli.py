@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import math
 import os
@@ -353,3 +354,206 @@ def test_critic_warmup_flag_reaches_the_config_and_a_bad_one_is_one_line(capsys,
     assert main(["train", "--critic-warmup", "100,25"]) == 2
     out, err = capsys.readouterr()
     assert "critic_warmup=(100, 25) is not allowed" in one_error_line(err) and out == ""
+
+
+# ----- issue 31: abbreviations, --lr -----
+
+@pytest.mark.parametrize("command", [["train"], ["sweep", "--grid", "d_steps=1"], ["digits"]])
+def test_abbreviated_flags_are_refused(command, capsys):
+    # `--lr-dec` used to be taken for --lr-decay (and `--lr` too, before --lr existed): a typo trained silently.
+    flag = "--see" if command[0] == "digits" else "--lr-dec"
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args([*command, flag, "0.5"])
+    assert exc.value.code == 2
+    assert f"unrecognized arguments: {flag}" in one_error_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("command", [["train"], ["sweep", "--grid", "d_steps=1"]])
+def test_lr_sets_both_learning_rates_and_leaves_the_decay_alone(command):
+    from ganlib.cli import _config_from
+
+    config = _config_from(build_parser().parse_args([*command, "--lr", "1e-3"]))
+    assert (config.d_lr, config.g_lr, config.lr_decay) == (1e-3, 1e-3, Config().lr_decay)
+
+
+@pytest.mark.parametrize("other", ["--d-lr", "--g-lr"])
+def test_lr_with_d_lr_or_g_lr_is_one_line(other, capsys, no_training):
+    assert main(["train", "--lr", "1e-3", other, "2e-3", "--rounds", "1"]) == 2
+    err = one_error_line(capsys.readouterr().err)
+    assert "--lr" in err and other in err
+
+
+# ----- issue 31: --help describes every flag -----
+
+def _flag_default(value):
+    """A Config default as it is typed on the command line (tuples comma-separated)."""
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+@pytest.mark.parametrize("command", ["train", "sweep"])
+def test_every_config_flag_has_help_with_its_default(command):
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices[command]
+    by_dest = {a.dest: a for a in sub._actions}
+    for f in dataclasses.fields(Config):
+        text = by_dest[f.name].help
+        assert text and text.strip(), f.name
+        assert "\n" not in text, f.name
+        assert f"default {_flag_default(f.default)}" in text, (f.name, text)
+
+
+def test_train_help_prints_a_line_per_flag(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "the learning rate of D" in out and "default 0.002" in out and "default 50,50" in out
+
+
+# ----- issue 31: output paths checked first, written atomically, one output per path -----
+
+@pytest.fixture
+def no_digits_training(monkeypatch):
+    """Make the digits command fail the test if it trains or fits its judge: errors must come first."""
+
+    def refuse(*args, **kwargs):
+        pytest.fail("digits trained although the command should have stopped before")
+
+    monkeypatch.setattr("ganlib.images.train_digits", refuse)
+    monkeypatch.setattr("ganlib.images.default_judge", refuse)
+
+
+@pytest.mark.parametrize("flag", ["--json", "--samples"])
+@pytest.mark.parametrize("where", ["missing_dir", "is_dir"])
+def test_digits_output_paths_are_checked_before_training(flag, where, tmp_path, capsys, no_digits_training):
+    path = {"missing_dir": tmp_path / "nope" / "d.out", "is_dir": tmp_path}[where]
+    assert main(["digits", "--rounds", "20", flag, str(path)]) == 2
+    err = one_error_line(capsys.readouterr().err)
+    assert flag in err and str(path) in err
+
+
+@pytest.mark.parametrize(("command", "flags"), [
+    (["train"], ("--json", "--samples")),
+    (["digits"], ("--json", "--samples")),
+    (["sweep", "--grid", "lr=1e-3"], ("--json", "--plot")),
+])
+@pytest.mark.parametrize(("first", "second"), [("out.png", "out.png"), ("out", "out"), ("out.npy", "out"),
+                                               ("sub/../out.png", "out.png")])
+def test_two_outputs_on_one_path_are_refused(command, flags, first, second, tmp_path, capsys, no_training,
+                                             no_digits_training, monkeypatch):
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path)
+    if flags[1] == "--plot" and first == "out.npy":
+        second = "out.npy"  # a plot needs a known suffix; the same file as --json out.npy
+    runs = [] if command[0] == "digits" else ["--seeds", "1"]
+    argv = [*command, "--rounds", "1", *runs, flags[0], first, flags[1], second]
+    assert main(argv) == 2
+    err = one_error_line(capsys.readouterr().err)
+    assert flags[0] in err and flags[1] in err and "own file" in err
+
+
+def _fail_midway():
+    """A stand-in for json.dump or np.save that writes a few bytes to its file, then fails as a full disk would."""
+
+    def write(*args, **kwargs):
+        fh = next(a for a in args if hasattr(a, "write"))  # json.dump(obj, fh), np.save(fh, arr)
+        fh.write("{\"half" if isinstance(fh, io.TextIOBase) else b"\x93NUMPY")
+        raise OSError(28, "No space left on device")
+
+    return write
+
+
+@pytest.mark.parametrize("what", ["json", "npy"])
+def test_a_write_failing_midway_leaves_the_old_file(what, tmp_path, monkeypatch):
+    from ganlib.outputs import atomic_write
+
+    path = tmp_path / f"r.{what}"
+    path.write_text("the earlier result")
+    path.chmod(0o640)
+    monkeypatch.setattr(json if what == "json" else np, "dump" if what == "json" else "save", _fail_midway())
+    with pytest.raises(OSError, match="No space left"):
+        if what == "json":
+            atomic_write(str(path), lambda fh: json.dump({"a": 1}, fh), text=True)
+        else:
+            atomic_write(str(path), lambda fh: np.save(fh, np.zeros(3)))
+    assert path.read_text() == "the earlier result"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # no temporary file left behind
+    monkeypatch.undo()
+    atomic_write(str(path), lambda fh: json.dump({"a": 1}, fh), text=True)
+    assert json.loads(path.read_text()) == {"a": 1}
+    assert path.stat().st_mode & 0o777 == 0o640  # the replaced file's permissions kept
+
+
+def test_train_whose_json_write_fails_keeps_the_old_json_and_says_one_line(tmp_path, monkeypatch, capsys):
+    js = tmp_path / "r.json"
+    js.write_text("{\"old\": true}")
+    monkeypatch.setattr(json, "dump", _fail_midway())
+    assert main(["train", "--rounds", "2", "--seeds", "1", *TINY_FLAGS, "--json", str(js)]) == 2
+    assert "No space left on device" in one_error_line(capsys.readouterr().err)
+    assert json.loads(js.read_text()) == {"old": True}
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_new_outputs_get_the_usual_permissions(tmp_path, capsys):
+    js, npy = tmp_path / "r.json", tmp_path / "s"
+    assert main(["train", "--rounds", "2", "--seeds", "1", *TINY_FLAGS, "--json", str(js), "--samples", str(npy)]) == 0
+    mask = os.umask(0)
+    os.umask(mask)
+    for p in (js, tmp_path / "s.npy"):
+        assert p.stat().st_mode & 0o777 == 0o666 & ~mask
+    assert np.load(tmp_path / "s.npy").shape == (1, 10_000)
+
+
+# ----- issue 31: a closed stdout (| head) costs neither the files nor a traceback -----
+
+def test_piping_into_head_keeps_the_files_and_exits_quietly(tmp_path):
+    # 2,000 rows of table (about 140 kB) overflow the 64 kB pipe: python writes on after head has exited.
+    js, npy = tmp_path / "r.json", tmp_path / "s.npy"
+    cmd = (f"{sys.executable} -m ganlib train --seeds 2000 --rounds 1 {' '.join(TINY_FLAGS)} --json {js} "
+           f"--samples {npy} | head -1; echo \"status ${{PIPESTATUS[0]}}\"")
+    proc = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.stderr == ""
+    head, status = proc.stdout.splitlines()
+    assert head.split() == ["seed", "mean", "std", "skew", "kurt", "W1/std", "KS", "label"] and status == "status 0"
+    assert len(json.loads(js.read_text())["runs"]) == 2000
+    assert np.load(npy).shape == (2000, 10_000)
+
+
+# ----- issue 31: a flag that has no effect is named on stderr, and the run goes on -----
+
+@pytest.mark.parametrize(("argv", "flag"), [
+    (["--loss", "bce", "--clip", "0.5"], "--clip"),
+    (["--minibatch-kernels", "3"], "--minibatch-kernels"),
+    (["--loss", "wgan", "--gp-side", "one-sided"], "--gp-side"),
+    (["--gp-weight", "5"], "--gp-weight"),
+    (["--loss", "bce", "--critic-warmup", "100,25,500"], "--critic-warmup"),
+    (["--preset", "wgan", "--g-objective", "minimax"], "--g-objective"),
+    (["--mixture-separation", "0.9"], "--mixture-separation"),
+])
+@pytest.mark.parametrize("command", [["train"], ["sweep", "--grid", "d_steps=1"]])
+def test_a_flag_without_effect_is_one_warning_line(command, argv, flag, capsys):
+    from ganlib.cli import _config_from
+
+    config = _config_from(build_parser().parse_args([*command, *argv]))
+    err = capsys.readouterr().err
+    assert err.startswith(f"ganlib: warning: {flag} ") and err.count("\n") == 1, err
+    assert isinstance(config, Config)
+
+
+@pytest.mark.parametrize("argv", [
+    ["--preset", "wgan"], ["--preset", "wgan", "--clip", "0.02"], ["--loss", "wgan-gp", "--gp-side", "one-sided"],
+    ["--features", "minibatch", "--minibatch-kernels", "3"], ["--target", "mixture", "--mixture-separation", "0.9"],
+    ["--loss", "wgan", "--critic-warmup", "100,25,500"], ["--loss", "bce", "--critic-warmup", "0,0,0"],
+])
+def test_flags_that_take_effect_give_no_warning(argv, capsys):
+    from ganlib.cli import _config_from
+
+    _config_from(build_parser().parse_args(["train", *argv]))
+    assert capsys.readouterr().err == ""
+
+
+def test_a_grid_axis_that_gives_the_flag_its_effect_silences_the_warning(capsys):
+    from ganlib.cli import _config_from
+
+    _config_from(build_parser().parse_args(["sweep", "--grid", "loss=bce,wgan", "--clip", "0.02"]))
+    assert capsys.readouterr().err == ""

@@ -7,6 +7,7 @@ import json
 import math
 import re
 
+import numpy as np
 import pytest
 
 from ganlib import config as cfg
@@ -127,9 +128,11 @@ def test_separation_messages_state_the_range():
 
 def test_boundary_values_are_accepted():
     c = Config(target_std=1e-6, d_lr=10.0, g_lr=1e-12, batch_size=2, seeds=1, rounds=0, d_beta1=0.0,
-               d_momentum=0.999, lr_decay=1.0, seed=2**32 - 1, device="cuda:1", target_mean=-1e6,
+               d_momentum=0.999, lr_decay=1.0, seed=2**32 - 1, device="cuda:1",
                d_hidden=(1,), d_activations=("relu",))
     assert (c.target_std, c.d_lr, c.batch_size, c.rounds, c.seed, c.device) == (1e-6, 10.0, 2, 0, 2**32 - 1, "cuda:1")
+    # The extreme mean with the default std: std 1e-6 there is only 8,600 float64 spacings (refused, see below).
+    assert Config(target_mean=-1e6).target_mean == -1e6
 
 
 def test_mismatched_layers_pass_when_activations_follow():
@@ -324,3 +327,37 @@ def test_wgan_presets_are_the_authors_settings():
     for net in ("d", "g"):
         assert (getattr(gp, f"{net}_optimizer"), getattr(gp, f"{net}_lr")) == ("adam", 1e-4)
         assert (getattr(gp, f"{net}_beta1"), getattr(gp, f"{net}_beta2")) == (0.0, 0.9)
+
+
+def test_every_field_has_one_line_of_help():
+    # FIELD_HELP is the command line's --help; a field added without a line here fails this test.
+    from ganlib.config import FIELD_HELP
+
+    assert list(FIELD_HELP) == [f.name for f in dataclasses.fields(Config)]
+    for name, text in FIELD_HELP.items():
+        assert text.strip() and "\n" not in text and "%" not in text, name
+
+
+@pytest.mark.parametrize(("mean", "std"), [(1e6, 1e-12), (1e6, 1e-5), (-1e6, 1e-5), (1.0, 1e-11), (0.0, 1e-310)])
+def test_a_std_too_small_for_its_mean_is_refused(mean, std):
+    # The spacing of float64 near |mean| is |mean| * 2.2e-16 (np.spacing): mean + std * z rounds to a handful of
+    # numbers when std is near it. A std below 1e6 spacings, or below the smallest normal float, is refused.
+    assert std < max(1e6 * np.spacing(abs(mean)), np.finfo(np.float64).tiny)
+    with pytest.raises(ValueError, match="target_std") as exc:
+        Config(target_mean=mean, target_std=std)
+    assert "\n" not in str(exc.value)
+
+
+@pytest.mark.parametrize(("mean", "std"), [(1e6, 1e-3), (4.0, 1e-9), (0.0, 1e-300)])
+def test_a_std_that_float64_resolves_is_accepted(mean, std):
+    assert std >= 1e6 * np.spacing(abs(mean))
+    assert Config(target_mean=mean, target_std=std).target_std == std
+    # and a sample of 10,000 keeps its shape: the rounded values' std is the unrounded one's to 1e-6.
+    z = np.random.default_rng(0).standard_normal(10_000)
+    assert np.std(mean + std * z) == pytest.approx(std * np.std(z), rel=1e-6)
+
+
+def test_preset_with_an_unknown_field_is_one_line():
+    with pytest.raises(ValueError, match="unknown config field.*bogus") as exc:
+        preset("devnag", bogus=1)
+    assert "\n" not in str(exc.value)

@@ -85,3 +85,34 @@ def test_a_buggy_answer_is_reported_in_one_line(capsys) -> None:
     assert ex.check(crashes) is False
     out = capsys.readouterr().out
     assert out.startswith("00.laplace_map: not yet: your answer raised IndexError") and out.count("\n") == 1
+
+
+# ----- issue 31: a prediction that asks for a whole number gets one -----
+
+@pytest.mark.parametrize(("name", "answer", "text"), [
+    ("01.devnag_success", 1.5, "a whole number from 0 to 10"),
+    ("01.devnag_success", -4.5, "a whole number from 0 to 10"),
+    ("01.devnag_success", -1, "a whole number from 0 to 10"),
+    ("01.devnag_success", 11, "a whole number from 0 to 10"),
+    ("04.clip_scale", -4.5, "a whole number"),
+    ("06.coverage", 9.5, "a whole number from 0 to 10"),
+    ("06.coverage", float("nan"), "a whole number from 0 to 10"),
+])
+def test_a_whole_number_question_refuses_other_numbers(name, answer, text, capsys) -> None:
+    # 1.5 lies inside 01's right range [0, 2] and -4.5 inside 04's [-5, -4]: both were "right" before.
+    ex = EXERCISES[name]
+    assert ex.check(answer) is False
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and text in out
+    assert "too low" not in out and "too high" not in out  # the form is wrong; nothing said about the answer
+
+
+@pytest.mark.parametrize("answer", [float("nan"), float("inf"), float("-inf")])
+def test_a_prediction_is_a_finite_number(answer, capsys) -> None:
+    # NaN compares False with both ends of the range, so it was "right: nan is in the range".
+    from ganlib.exercises import predict_range
+
+    ex = predict_range("t.ratio", "What ratio?", 0.1, 0.3, unit="", why="because", hints=("h",), mistakes=())
+    assert ex.check(0.2) is True
+    assert ex.check(answer) is False
+    assert "a finite number" in capsys.readouterr().out

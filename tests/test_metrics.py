@@ -687,3 +687,32 @@ def test_every_label_has_a_colour_in_the_figures() -> None:
 
     assert set(plots.LABEL_COLORS) == set(metrics.LABELS)
     assert len(set(plots.LABEL_COLORS.values())) == len(plots.LABEL_COLORS)
+
+
+# ----- issue 31: non-finite values, empty samples, a scalar as a sample of one -----
+
+@pytest.mark.parametrize("name", ["normal", "uniform", "laplace", "mixture"])
+@pytest.mark.parametrize("bad", [math.inf, -math.inf])
+def test_w1_to_target_of_an_infinite_value_is_inf(name, bad):
+    # By the definition, W1 = integral |F_n - F|, and a value at +-inf leaves |F_n - F| >= 1/n on a half-line
+    # of infinite length: W1 is +inf, not NaN. A NaN value still gives NaN (nothing can be said).
+    target = make_target(name, 4.0, 1.25)
+    got = w1_to_target(torch.tensor([[3.0, bad, 5.0], [3.0, 4.0, 5.0], [3.0, math.nan, 5.0]]), target)
+    assert got[0].item() == math.inf
+    assert math.isfinite(got[1].item()) and math.isnan(got[2].item())
+
+
+def test_w1_samples_of_empty_samples_is_one_line():
+    with pytest.raises(ValueError, match="empty") as exc:
+        w1_samples([], [])
+    assert "\n" not in str(exc.value)
+    with pytest.raises(ValueError, match="empty"):
+        stats.wasserstein_distance([], [])  # scipy refuses them too
+
+
+def test_w1_to_target_takes_a_scalar_as_a_sample_of_one():
+    # One value x against N(4, 1.25): W1 = E|X - x|, by quadrature from scipy.
+    target = make_target("normal", 4.0, 1.25)
+    want = integrate.quad(lambda t: abs(t - 4.5) * stats.norm(4.0, 1.25).pdf(t), -np.inf, np.inf)[0]
+    for x in (np.float64(4.5), 4.5, torch.tensor(4.5)):
+        assert w1_to_target(x, target).item() == pytest.approx(want, rel=1e-9)

@@ -396,3 +396,119 @@ print(before, faults())
     assert proc.returncode == 0, proc.stderr
     before, after = map(int, proc.stdout.split())
     assert after < 0.75 * before, (before, after)
+
+
+# ----- issue 31: interrupts keep the finished cells, --resume finishes the sweep -----
+
+# Two passes: d_steps 1 (seconds), then d_steps 30 (several seconds more), so the test can interrupt the second.
+RESUME_ARGV = ["sweep", "--grid", "d_steps=1,30", "--rounds", "300", "--seeds", "2", "--features", "value",
+               "--dtype", "float64", *TINY_FLAGS]
+
+
+def _start(argv, **kwargs):
+    """`python -m ganlib ARGV` that says "ready" on stderr once ganlib is imported (its signal handling in place)."""
+    code = ("import sys; from ganlib.cli import main; print('ready', file=sys.stderr, flush=True); "
+            "sys.exit(main(sys.argv[1:]))")
+    return subprocess.Popen([sys.executable, "-c", code, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, **kwargs)
+
+
+def test_an_interrupted_sweep_keeps_its_finished_cells_and_resume_completes_it(tmp_path, capsys):
+    import signal
+    import time
+
+    js = tmp_path / "s.json"
+    proc = _start([*RESUME_ARGV, "--json", str(js)])
+    deadline = time.monotonic() + 300
+    while not js.exists():  # written when the first pass finishes
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    lines = err.splitlines()
+    assert lines[:2] == ["ready", "cells 1/2"]
+    assert lines[2:] == [f"ganlib: interrupted by Ctrl-C: kept the 1 finished of 2 cells in {js}; --resume finishes "
+                         "the sweep"]
+    assert out == ""
+    partial = json.loads(js.read_text())
+    assert [c["d_steps"] for c in partial["cells"]] == [1] and partial["unfinished"] == 1
+
+    # --resume trains the second pass only, and the cells are those of a sweep never interrupted.
+    assert main([*RESUME_ARGV, "--json", str(js), "--resume"]) == 0
+    assert capsys.readouterr().err.splitlines() == ["cells 2/2"]
+    resumed = json.loads(js.read_text())
+    assert set(resumed) == {"config", "grid", "cells", "seconds", "runs_x_rounds_per_second"}
+    whole = sweep(Config.from_dict(resumed["config"]), {"d_steps": [1, 30]})
+    assert resumed["cells"] == json.loads(json.dumps(whole["cells"]))
+    assert resumed["cells"][0] == partial["cells"][0]
+
+
+def test_resume_of_a_finished_sweep_trains_nothing(tmp_path, capsys, no_training):
+    js = tmp_path / "s.json"
+    cells = [{"lr": 1e-3, "success_rate": 0.5, "median_w1": 0.1, "median_w1_sigma": 0.08, "labels": {"good": 1}}]
+    base = Config(rounds=1, seeds=1)
+    js.write_text(json.dumps({"config": base.to_dict(), "grid": {"lr": [1e-3]}, "cells": cells}))
+    assert main(["sweep", "--grid", "lr=1e-3", "--rounds", "1", "--seeds", "1", "--json", str(js), "--resume"]) == 0
+    assert json.loads(js.read_text())["cells"] == cells
+
+
+@pytest.mark.parametrize(("saved", "text"), [
+    ({"grid": {"lr": [2e-3]}}, "another grid"),
+    ({"config": {**Config(rounds=2, seeds=1).to_dict()}}, "another config (differs in rounds)"),
+    ({"cells": "x"}, "not a sweep's JSON"),
+    (None, "cannot read"),
+])
+def test_resume_refuses_a_json_of_another_sweep(saved, text, tmp_path, capsys, no_training):
+    js = tmp_path / "s.json"
+    good = {"config": Config(rounds=1, seeds=1).to_dict(), "grid": {"lr": [1e-3]}, "cells": []}
+    js.write_text("{not json" if saved is None else json.dumps({**good, **saved}))
+    assert main(["sweep", "--grid", "lr=1e-3", "--rounds", "1", "--seeds", "1", "--json", str(js), "--resume"]) == 2
+    assert text in one_error_line(capsys.readouterr().err)
+
+
+def test_resume_needs_json(capsys, no_training):
+    assert main(["sweep", "--grid", "lr=1e-3", "--rounds", "1", "--resume"]) == 2
+    assert "--resume needs --json" in one_error_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize(("command", "kept"), [(["train", "--rounds", "1000000", "--seeds", "1"], "nothing was kept"),
+                                               (["sweep", "--grid", "lr=1e-3", "--rounds", "1000000", "--seeds", "1"],
+                                                "nothing was kept")])
+def test_sigterm_exits_143_with_one_line(command, kept):
+    import signal
+    import time
+
+    proc = _start([*command, *TINY_FLAGS])
+    assert proc.stderr.readline() == "ready\n"
+    time.sleep(1.0)  # into training
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert err.startswith("ganlib: interrupted by SIGTERM: " + kept) and err.count("\n") == 1, err
+
+
+def test_ctrl_c_in_digits_is_one_line(monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("ganlib.images.train_digits", interrupted)
+    monkeypatch.setattr("ganlib.images.default_judge", lambda: None)
+    assert main(["digits", "--rounds", "5"]) == 130
+    assert capsys.readouterr().err == ("ganlib: interrupted by Ctrl-C: nothing was kept (digits writes --json and "
+                                       "--samples when it finishes)\n")
+
+
+@pytest.mark.parametrize(("items", "text"), [
+    (["lr=1e-3", "lr=2e-3"], "lr is given twice"),
+    (["d_steps=1", "d-steps=2"], "d_steps is given twice"),
+    (["lr=1e-3,2e-3,0.001"], "0.001 twice"),
+    (["features=sorted,value,sorted"], "'sorted' twice"),
+])
+def test_a_repeated_axis_or_value_is_refused(items, text):
+    # The second --grid lr replaced the first, and a repeated value gave two cells of one setting: silently.
+    from ganlib.sweep import parse_grid
+
+    with pytest.raises(ValueError, match=text) as exc:
+        parse_grid(items)
+    assert "\n" not in str(exc.value)

@@ -851,3 +851,26 @@ def test_the_memory_estimate_counts_minibatch_discrimination():
     assert mbd.parts["networks"] - plain.parts["networks"] == (50 * 15 + 5 * 50) * 8 * 4 * 4
     with pytest.raises(ValueError, match="training batch"):
         Trainer(Config(features="minibatch", batch_size=4096, seeds=8))
+
+
+# ----- issue 31: counts refused in one line, numpy integers accepted -----
+
+@pytest.mark.parametrize("call", ["sample", "results", "train"])
+@pytest.mark.parametrize("n", [0, -1, 2.5, True])
+def test_a_measurement_of_fewer_than_one_value_is_one_line(call, n, tiny):
+    config = tiny(rounds=2, seeds=2)
+    with pytest.raises(ValueError, match=r"is not allowed: a number of values >= 1") as exc:
+        if call == "train":
+            train(config, n_final=n)
+        else:
+            getattr(Trainer(config), call)(n)
+    assert "\n" not in str(exc.value)
+
+
+def test_numpy_integers_count_like_ints(tiny):
+    a, b = Trainer(tiny(rounds=4, seeds=2)), Trainer(tiny(rounds=4, seeds=2))
+    a.step(np.int64(2))
+    b.step(2)
+    assert a.round == b.round == 2
+    np.testing.assert_array_equal(a.sample(np.int32(50)), b.sample(50))
+    assert [r.w1 for r in a.results(np.int64(100))] == [r.w1 for r in b.results(100)]

@@ -535,3 +535,21 @@ def test_the_results_line_counts_successes_and_close_runs_from_the_labels() -> N
     assert f"success: 1/{len(labels)} runs" in html and f"mean and std close: 3/{len(labels)} runs" in html
     shown = [re.findall(r"<td>([^<]*)</td>", row)[-1] for row in re.findall(r"<tr><td>.*?</tr>", html)]
     assert shown == labels
+
+
+# ----- issue 31: a frame rate or a total that cannot work is refused in one line -----
+
+@pytest.mark.parametrize("rate", [0, -5.0, float("inf"), float("nan"), True])
+def test_dashboard_refuses_a_frame_rate_that_cannot_play(rate):
+    with pytest.raises(ValueError, match="frame_rate") as exc:
+        gw.Dashboard(TINY, frame_rate=rate)
+    assert "\n" not in str(exc.value)
+
+
+@pytest.mark.parametrize("total", [float("inf"), float("-inf"), float("nan"), -3, 0])
+def test_progress_refuses_a_total_it_cannot_fill(total):
+    from ganlib.widgets.progress import progress
+
+    with pytest.raises(ValueError, match="total") as exc:
+        progress(total, show=False)
+    assert "\n" not in str(exc.value)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import numbers
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -265,6 +266,10 @@ class Dashboard:
             raise ValueError(f"{bad} cannot change during a run; live fields are {', '.join(LIVE_FIELDS)}")
         if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
             raise ValueError(f"chunk={chunk!r} is not allowed: a number of rounds >= 1")
+        # Play waits 1 / frame_rate between frames: 0, a negative or a NaN rate gave a button that did nothing.
+        if (isinstance(frame_rate, bool) or not isinstance(frame_rate, numbers.Real) or not math.isfinite(frame_rate)
+                or frame_rate <= 0):
+            raise ValueError(f"frame_rate={frame_rate!r} is not allowed: a finite number of frames a second > 0")
         self.base = config
         self.chunk = chunk
         self.max_rounds = max_rounds

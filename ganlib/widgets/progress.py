@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 import time
 from collections.abc import Iterable, Iterator
 from types import TracebackType
@@ -31,8 +33,9 @@ class Progress:
     """
 
     def __init__(self, total: float, description: str = "", *, unit: str = "round", show: bool = True) -> None:
-        if not total > 0:
-            raise ValueError(f"total={total!r} is not allowed: the amount of work must be > 0")
+        # An infinite total never fills; NaN, 0 and negatives are not amounts of work.
+        if isinstance(total, bool) or not isinstance(total, numbers.Real) or not (math.isfinite(total) and total > 0):
+            raise ValueError(f"total={total!r} is not allowed: the amount of work must be a finite number > 0")
         self.total = float(total)
         self.unit = unit
         self.done = 0.0

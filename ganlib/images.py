@@ -525,6 +525,11 @@ class DigitsTrainer:
         weights_init_(self.G, self.rng["g_init"])
         weights_init_(self.D, self.rng["d_init"])
         self.real = torch.tensor(to_unit(self.judge.digits.train), dtype=torch.float32).unsqueeze(1)
+        # Channels-last tensors let oneDNN skip a layout reorder of every convolution's input and weights:
+        # a critic step costs about a fifth less on one CPU thread (same maths, other rounding).
+        self.G.to(memory_format=torch.channels_last)
+        self.D.to(memory_format=torch.channels_last)
+        self.real = self.real.contiguous(memory_format=torch.channels_last)
         g_params, d_params = list(self.G.parameters()), list(self.D.parameters())
         self.opt_g = BatchedOptimizer(g_params, c.optimizer, c.g_lr, c.beta1, c.beta2)
         self.opt_d = BatchedOptimizer(d_params, c.optimizer, c.d_lr, c.beta1, c.beta2)

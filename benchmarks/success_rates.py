@@ -16,7 +16,7 @@ from ganlib import preset, train
 
 # Normal targets spanning the promised range (mean in [-10, 10], std in [0.2, 5]), then the
 # other families at the course's mean and std: the mixture at its default separation 0.8 (close to
-# one bump) and at 0.96 (modes almost seven component std apart, notebook 05). The separation is
+# one bump) and at 0.96 (modes almost seven component std apart, notebook 07). The separation is
 # ignored by the other families.
 TARGETS = [
     ("normal", 4.0, 1.25, 0.8), ("normal", 0.0, 1.0, 0.8), ("normal", -10.0, 0.2, 0.8), ("normal", 10.0, 5.0, 0.8),

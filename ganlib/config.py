@@ -146,7 +146,7 @@ class Config:
     target_std: float = 1.25
     # The mixture's shape: components N(mean -/+ s std, (1 - s^2) std^2), equal weights, 0 <= s < 1.
     # Mean and std stay target_mean and target_std for every s; 0.8 is the course's first mixture,
-    # 0.95 to 0.98 put the modes 6 to 10 component std apart (notebook 05). Other targets ignore it.
+    # 0.95 to 0.98 put the modes 6 to 10 component std apart (notebook 07). Other targets ignore it.
     mixture_separation: float = 0.8
     noise: str = "uniform"
     noise_dim: int = 1

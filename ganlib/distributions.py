@@ -207,7 +207,7 @@ class Laplace(Distribution):
 
 
 # The course's first two-mode target: modes 1.6 std apart, each 0.6 std wide, so close to unimodal that
-# a uniform with its mean and std is within the success line (notebook 03).
+# a uniform with its mean and std is within the success line (notebook 04).
 DEFAULT_SEPARATION = 0.8
 
 

@@ -477,7 +477,7 @@ register(predict_range(
 
 
 # ----------------------------------------------------------------------------------------------
-# Notebook 02: sorted samples and moments
+# Notebook 03: sorted samples and moments
 # ----------------------------------------------------------------------------------------------
 
 def _w1_cdf_area(a: np.ndarray, b: np.ndarray) -> float:
@@ -540,7 +540,7 @@ def _w1_mistakes() -> tuple[tuple[str, Callable[[], Any]], ...]:
 
 
 register(Exercise(
-    name="02.w1_unequal",
+    name="03.w1_unequal",
     question="Write W1 between two samples of any sizes.",
     kind="code", judge=_judge_w1, make_reference=_w1_reference,
     hints=("W1 is the integral over u in [0, 1] of |Q_a(u) - Q_b(u)|, Q the quantile functions.",
@@ -553,7 +553,7 @@ register(Exercise(
 ))
 
 register(predict_choice(
-    "02.beta1",
+    "03.beta1",
     "With Adam beta1 = 0.9, which discriminator gets the moments right in most runs after 500 rounds?",
     "none", options=("sorted", "meanstd", "sorted_real", "all", "none"),
     why="With beta1 = 0.9 the generated mean and std overshoot and swing around the target for hundreds of "
@@ -569,7 +569,7 @@ register(predict_choice(
 
 
 # ----------------------------------------------------------------------------------------------
-# Notebook 03: what the discriminator sees
+# Notebook 04: what the discriminator sees
 # ----------------------------------------------------------------------------------------------
 
 def _diffs_reference() -> Callable:
@@ -619,7 +619,7 @@ def _diffs_mistakes() -> tuple[tuple[str, Callable[[], Any]], ...]:
 
 
 register(Exercise(
-    name="03.diffs",
+    name="04.diffs",
     question="Write Dev Nag's 'data and variances' feature map for batches of shape (K, M, S).",
     kind="code", judge=_judge_diffs, make_reference=_diffs_reference,
     hints=("Each batch is the last axis: its mean is x.mean(-1, keepdim=True), shape (K, M, 1).",
@@ -631,7 +631,7 @@ register(Exercise(
 ))
 
 register(predict_choice(
-    "03.race_winner",
+    "04.race_winner",
     "On the normal target, which D input has the lowest median W1 after 800 rounds?",
     "sorted", options=("value", "batch", "sorted", "diffs", "meanstd", "moments", "batch+moments"),
     why="The sorted batch puts the shape in a form D can read directly, all 64 quantiles in a fixed order "
@@ -646,11 +646,11 @@ register(predict_choice(
 
 
 # ----------------------------------------------------------------------------------------------
-# Notebook 04: the Wasserstein GAN
+# Notebooks 05 and 06: the Wasserstein GAN and gradient penalties
 # ----------------------------------------------------------------------------------------------
 
 register(predict_range(
-    "04.clip_scale",
+    "05.clip_scale",
     "With weights clipped to [-0.01, 0.01], what power of ten is the clipped critic's gap / W1?",
     -5, -4, unit="(the log10 of gap / W1)", integer=True, reference=-5,
     why="The critic multiplies three layers of weights of size at most c = 0.01, so its slope K is of "
@@ -743,7 +743,7 @@ def _one_sided_mistakes() -> tuple[tuple[str, Callable[[], Any]], ...]:
 
 
 register(Exercise(
-    name="04.one_sided_gp",
+    name="06.one_sided_gp",
     question="Write the one-sided gradient penalty, mean of max(0, |grad f(x_hat)| - 1)^2.",
     kind="code", judge=_judge_one_sided, make_reference=_one_sided_reference,
     hints=("Start from gradient_penalty above: the points x_hat and the gradient are the same.",
@@ -756,7 +756,7 @@ register(Exercise(
 
 
 # ----------------------------------------------------------------------------------------------
-# Notebook 05: two modes
+# Notebooks 07 and 02: two modes, and the Dirac GAN
 # ----------------------------------------------------------------------------------------------
 
 def _minibatch_reference() -> Callable:
@@ -829,7 +829,7 @@ def _minibatch_mistakes() -> tuple[tuple[str, Callable[[], Any]], ...]:
 
 
 register(Exercise(
-    name="05.minibatch",
+    name="07.minibatch",
     question="Write the minibatch-discrimination features o[i, b] = sum_j exp(-||M_i,b - M_j,b||_1) "
              "for M of shape (n, B, C).",
     kind="code", judge=_judge_minibatch, make_reference=_minibatch_reference,
@@ -844,7 +844,7 @@ register(Exercise(
 ))
 
 register(predict_choice(
-    "05.alternating",
+    "02.alternating",
     "The Dirac GAN starts at (theta, psi) = (1, 0). With alternating steps (D, then G against the new D), "
     "plain gradient steps of 0.1 and no momentum, where is it after 2,000 steps: 'nearer' the equilibrium "
     "(0, 0), 'about as far' (within 10%) or 'farther'?",
@@ -865,7 +865,7 @@ register(predict_choice(
 
 
 # ----------------------------------------------------------------------------------------------
-# Notebook 06: from 1-D to images
+# Notebook 08: from 1-D to images
 # ----------------------------------------------------------------------------------------------
 
 def _frechet_oracle(mu1: Any, cov1: Any, mu2: Any, cov2: Any) -> float:
@@ -970,7 +970,7 @@ def _frechet_mistakes() -> tuple[tuple[str, Callable], ...]:
 
 
 register(Exercise(
-    name="06.frechet",
+    name="08.frechet",
     question=("Write frechet(mu1, cov1, mu2, cov2): the squared Frechet distance between N(mu1, cov1) and "
               "N(mu2, cov2), |mu1 - mu2|^2 + tr(cov1 + cov2 - 2 (cov1 cov2)^1/2), with numpy arrays in and one "
               "float out."),
@@ -991,7 +991,7 @@ register(Exercise(
 ))
 
 register(predict_choice(
-    "06.copycat",
+    "08.copycat",
     ("A 'generator' that returns the training digits themselves, untouched, is no generator at all. Which "
      "measurement flags each copied digit? Answer 'class shares', 'Frechet distance' or 'nearest neighbour'."),
     "nearest neighbour",
@@ -1014,9 +1014,9 @@ register(predict_choice(
 
 
 register(predict_range(
-    "06.coverage",
+    "08.coverage",
     ("The article says WGAN 'basically solves mode collapse', which the vanilla GAN suffers from. How many of the "
-     "ten digits will notebook 06's vanilla DCGAN (loss 'bce') cover, that is, draw as at least 4% of its digits?"),
+     "ten digits will notebook 08's vanilla DCGAN (loss 'bce') cover, that is, draw as at least 4% of its digits?"),
     9, 10, unit="digits covered", integer=True, allowed=(0, 10), reference=10,
     why=("On these 8x8 digits, with the article's architecture, the vanilla DCGAN covered nine or ten digits on "
          "every seed block we tried: it did not collapse, so there was at most one digit for WGAN to rescue."),

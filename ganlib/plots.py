@@ -348,7 +348,7 @@ def plot_w1_strip(
 
 
 def sample_panel_figure(trainer) -> Figure:
-    """For a generator of whole samples (notebook 02's panel): G's samples, its sorted outputs, losses.
+    """For a generator of whole samples (notebook 03's panel): G's samples, its sorted outputs, losses.
 
     Left: seed 0's values against the target pdf. Middle: one sorted output per run against the
     target's quantiles, which is what a sorted discriminator compares. Right: the losses with D's
@@ -373,7 +373,7 @@ def sample_panel_figure(trainer) -> Figure:
 
 
 def critic_panel_figure(trainer) -> Figure:
-    """For a per-value D or critic (notebook 04's panel): G's samples, D(x) or f(x), and W1 over rounds.
+    """For a per-value D or critic (the WGAN notebooks' panels): G's samples, D(x) or f(x), and W1 over rounds.
 
     For the cross-entropy loss the best discriminator D* is drawn beside D(x); a critic's scale is
     arbitrary, so it has no such reference.

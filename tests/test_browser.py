@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ["01_vanilla_gan.ipynb"] + (["04_wgan.ipynb"] if os.environ.get("GAN_COURSE_BROWSER_ALL") == "1" else [])
+NOTEBOOKS = ["01_vanilla_gan.ipynb"] + (["05_wgan.ipynb"] if os.environ.get("GAN_COURSE_BROWSER_ALL") == "1" else [])
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = ROOT / "artifacts"

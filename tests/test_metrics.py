@@ -554,8 +554,8 @@ def test_correct_samples_are_never_labelled_mode_dropped_and_a_lost_mode_always_
     assert got[:2] == ["mode dropped", "mode dropped"] and got[2] != "mode dropped"
 
 
-# The notebooks' two-mode targets in standardised units: notebook 03's mixture (4, 1.25) at the default
-# separation 0.8, whose windows [-2, 0.4] and [-0.4, 2] overlap, and notebook 05's at 0.96, windows
+# The notebooks' two-mode targets in standardised units: notebook 04's mixture (4, 1.25) at the default
+# separation 0.8, whose windows [-2, 0.4] and [-0.4, 2] overlap, and notebook 07's at 0.96, windows
 # [-1.52, -0.4] and [0.4, 1.52]. Each case is a law in standardised units with its cdf by hand, its samples
 # drawn with a seeded numpy generator, and the label the rule must give.
 def _normal(mu, sd):
@@ -610,7 +610,7 @@ MODE_CASES = [
     # Mean 3.35: 0.52 sd low, so drifted before wrong spread, under both rules.
     (0.8, "uniform -1..7.7", "drifted", "drifted", 0.3448, 0.3448),
     (0.96, "uniform -1..7.7", "drifted", "drifted", 0.1609, 0.1609),
-    # Notebook 03's worst batch+moments run: the old rule's false "mode dropped".
+    # Notebook 04's worst batch+moments run: the old rule's false "mode dropped".
     (0.8, "too wide, piled high", "wrong spread", "mode dropped", 0.2664, 0.5052),
     (0.96, "too wide, piled high", "wrong spread", "mode dropped", 0.1132, 0.2440),
     (0.8, "middle", "wrong spread", "wrong spread", 0.7471, 0.7471),
@@ -681,7 +681,7 @@ def test_results_of_identical_runs_compare_equal_although_nan_is_not_equal_to_na
 
 
 def test_every_label_has_a_colour_in_the_figures() -> None:
-    # Galleries colour each run's title by its label: a label without a colour stopped notebook 03
+    # Galleries colour each run's title by its label: a label without a colour stopped notebook 04
     # (KeyError) when "mode dropped" was added to the rule.
     from ganlib import metrics, plots
 

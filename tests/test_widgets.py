@@ -185,7 +185,7 @@ def test_panel_figures_fit_their_box_and_no_text_is_below_10_px() -> None:
     assert sizes_px and min(sizes_px) >= 10 - 1e-9
     tick_px = [tk.label1.get_fontsize() * dpi / 72 for ax in fig.axes for tk in ax.xaxis.get_major_ticks()]
     assert min(tick_px) >= 10 - 1e-9
-    # The twin axis' label must not reach into the next panel (the bug of notebook 04's figure).
+    # The twin axis' label must not reach into the next panel (the bug of notebook 05's figure).
     fig.set_dpi(dpi)
     renderer = FigureCanvasAgg(fig).get_renderer()
     label_box = twin.yaxis.label.get_window_extent(renderer)

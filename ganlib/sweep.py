@@ -18,6 +18,7 @@ Dask's per-task overhead (about a millisecond).
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import ctypes
 import dataclasses
@@ -47,6 +48,11 @@ N_MEASURED = 4000
 DASK_EXTRA = 'pip install -e ".[dask]"'
 # Seconds to wait for a scheduler to answer and for its first worker to join.
 CONNECT_TIMEOUT = 20
+# Seconds a running sweep waits on a cluster with no worker before it gives up, and how often it looks.
+NO_WORKER_TIMEOUT = 60
+# The transports distributed speaks; anything else (http://, a dashboard's address) is refused in one line.
+DASK_SCHEMES = ("tcp", "tls", "inproc", "ws", "wss")
+WATCH_POLL = 0.05
 # Resident memory of a Dask worker process beside its passes: distributed, torch and ganlib imported.
 # Measured 244 MiB idle and up to 318 MiB after a pass (dask 2026.8, torch 2.13, Linux x86-64); a fifth more.
 WORKER_BASE_BYTES = 384 * 2**20
@@ -273,23 +279,37 @@ def _check_worker_memory(largest: int, workers: Sequence[tuple[str, int, int]], 
 
 
 def _check_reachable(dist: ModuleType, address: str) -> None:
-    """A one-line error unless something listens at a tcp:// or tls:// scheduler address.
+    """A one-line error unless a Dask scheduler listens at a tcp:// or tls:// address (or it is no Dask address).
 
     Checked with a plain socket first: a Client that fails to connect waits out its timeout, then
-    again when it is collected.
+    again when it is collected, and one that reaches a silent port waits for ever.
     """
     try:
         scheme, location = dist.comm.parse_address(address)
-        host, port = dist.comm.parse_host_port(location) if scheme in ("tcp", "tls") else (None, None)
+        if scheme not in DASK_SCHEMES:
+            raise ValueError(f"a scheduler address starts with tcp:// or tls://, not {scheme}://")
+        if scheme not in ("tcp", "tls"):
+            return  # in this process (inproc://) or over websockets: nothing a plain socket can check
+        host, port = dist.comm.parse_host_port(location)
     except ValueError as exc:
         raise ValueError(f"--scheduler {address}: {exc}") from None
-    if host is None:
-        return
     try:
-        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT).close()
+        conn = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT)
     except OSError as exc:
         raise OSError(f"--scheduler {address}: no Dask scheduler answers there ({exc.strerror or exc}); start one "
                       f"with `dask scheduler` and workers with `dask worker {address} --nthreads 1`") from None
+    with conn:
+        if scheme != "tcp":
+            return  # under TLS the client speaks first, so there is nothing to wait for here
+        # A Dask scheduler sends its handshake as soon as it accepts; distributed's Client waits for it
+        # without a bound, so a port that accepts and stays silent (an HTTP server, a proxy) would hang it.
+        try:
+            heard = conn.recv(1, socket.MSG_PEEK)
+        except OSError:
+            heard = b""
+        if not heard:
+            raise OSError(f"--scheduler {address}: something accepts connections there but sent no Dask handshake "
+                          f"within {CONNECT_TIMEOUT} s; is it a Dask scheduler (`dask scheduler`)?")
 
 
 @contextlib.contextmanager
@@ -342,7 +362,10 @@ def _run_on_dask(plan: list[SweepPass], workers: int | None, scheduler: str | No
         ours = _worker_versions()
         try:
             theirs_all = client.run(_worker_versions)
-        except ImportError as exc:
+        except Exception as exc:
+            # distributed re-raises a worker's ImportError as a plain Exception when it cannot rebuild it.
+            if not isinstance(exc, ImportError) and "No module named" not in str(exc):
+                raise
             raise ImportError(f"a Dask worker cannot import ganlib ({exc}): install it, and torch {torch.__version__}, "
                               f"where the workers run") from None
         for address, theirs in theirs_all.items():
@@ -357,7 +380,14 @@ def _run_on_dask(plan: list[SweepPass], workers: int | None, scheduler: str | No
         done = sum(p.cells for p, cells in zip(plan, out) if cells is not None)
         total = sum(p.cells for p in plan)
         try:
-            for future in dist.as_completed(futures, loop=client.loop):
+            results = dist.as_completed(futures, loop=client.loop)
+            watch = _WorkerWatch(client)
+            while not results.is_empty():
+                if not results.has_ready():
+                    watch.check(done, total)
+                    time.sleep(WATCH_POLL)
+                    continue
+                future = next(results)
                 i = index[future.key]
                 try:
                     out[i] = future.result()
@@ -367,14 +397,48 @@ def _run_on_dask(plan: list[SweepPass], workers: int | None, scheduler: str | No
                         f"a Dask worker died while training a pass of {p.runs} runs ({p.peak_memory / 2**30:.2f} GiB "
                         f"by ganlib's estimate), most often from running out of memory: use fewer workers or seeds"
                     ) from None
+                except (concurrent.futures.CancelledError, dist.comm.CommClosedError):
+                    raise OSError(f"the Dask scheduler went away after {done} of {total} cells had finished; "
+                                  f"start it again and rerun (with --resume to keep the finished cells)") from None
                 done += plan[i].cells
                 finished()
                 if progress is not None:
                     progress(done, total)
         except BaseException:
-            client.cancel(futures)
+            with contextlib.suppress(Exception):
+                client.cancel(futures)
             raise
         return time.perf_counter() - t0
+
+
+class _WorkerWatch:
+    """Ends a Dask sweep in one line when its cluster has had no worker for NO_WORKER_TIMEOUT seconds.
+
+    Without it, a sweep whose last worker died waits for ever for results nobody computes.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.last_seen = time.monotonic()
+        self.next_check = 0.0
+
+    def check(self, done: int, total: int) -> None:
+        """Ask the scheduler for its workers (at most once a second); raise once none has been seen for too long."""
+        now = time.monotonic()
+        if now < self.next_check:
+            return
+        self.next_check = now + 1.0
+        try:
+            workers = self.client.scheduler_info(n_workers=-1)["workers"]
+        except OSError:
+            raise OSError(f"the Dask scheduler went away after {done} of {total} cells had finished; "
+                          f"start it again and rerun (with --resume to keep the finished cells)") from None
+        if workers:
+            self.last_seen = now
+        elif now - self.last_seen > NO_WORKER_TIMEOUT:
+            raise OSError(f"the Dask cluster has had no worker for {NO_WORKER_TIMEOUT} s, after {done} of {total} "
+                          f"cells had finished; start workers (`dask worker ADDRESS --nthreads 1`) and rerun "
+                          f"(with --resume to keep the finished cells)")
 
 
 def sweep(

@@ -261,6 +261,7 @@ def test_without_the_dask_extra_workers_give_one_line_naming_it(monkeypatch, cap
     (["--workers", "2", "--scheduler", "tcp://127.0.0.1:8786"], "not allowed with argument"),
     (["--scheduler", "nonsense"], "--scheduler nonsense: missing port number"),
     (["--scheduler", "tcp://127.0.0.1:1"], "no Dask scheduler answers there"),
+    (["--scheduler", "http://127.0.0.1:8787"], "starts with tcp:// or tls://, not http://"),
 ])
 def test_bad_dask_flags_exit_2_with_one_line(where, text, capsys):
     argv = ["sweep", "--grid", "lr=1e-3", "--rounds", "1", "--seeds", "1", *TINY_FLAGS, *where]
@@ -349,6 +350,58 @@ def test_map_refuses_four_axes():
     grid = {"lr": [1e-3], "d_steps": [1], "features": ["value"], "target": ["normal"]}
     with pytest.raises(ValueError, match="1 to 3 grid axes; this sweep has 4"):
         plot_sweep_map(_result([], grid))
+
+
+def test_a_port_that_accepts_but_never_speaks_dask_is_one_line_within_the_bound(monkeypatch, capsys, no_training):
+    import socket
+    import threading
+    import time
+
+    # What an HTTP server or a proxy does: it accepts and waits for the client to speak first. distributed's
+    # Client would wait for the scheduler's handshake for ever (seen: still waiting at 420 s).
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()
+    monkeypatch.setattr(sweep_module, "CONNECT_TIMEOUT", 1)
+    address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    t0 = time.monotonic()
+    argv = ["sweep", "--grid", "lr=1e-3", "--rounds", "1", "--seeds", "1", *TINY_FLAGS, "--scheduler", address]
+    assert main(argv) == 2
+    assert time.monotonic() - t0 < 10
+    assert "sent no Dask handshake within 1 s" in one_error_line(capsys.readouterr().err)
+    server.close()
+
+
+def test_a_cluster_left_without_workers_ends_in_one_line(tiny, monkeypatch):
+    from distributed import LocalCluster
+
+    monkeypatch.setattr(sweep_module, "NO_WORKER_TIMEOUT", 1)
+    c = tiny(rounds=400)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address="127.0.0.1:0",
+                      silence_logs=logging.CRITICAL) as cluster:
+        # The only worker leaves as soon as the first of the two passes is in: the second has nobody to run it.
+        with pytest.raises(OSError, match=r"no worker for 1 s, after 2 of 4 cells had finished; .*--resume"):
+            sweep(c, DASK_GRID, scheduler=cluster.scheduler_address, progress=lambda *a: cluster.scale(0))
+
+
+def test_a_worker_that_cannot_import_ganlib_is_one_line(tiny, monkeypatch):
+    import threading
+
+    from distributed import LocalCluster
+
+    real = sweep_module._worker_versions
+
+    def versions():
+        if threading.current_thread() is threading.main_thread():
+            return real()
+        # What distributed raises when it cannot rebuild the worker's ModuleNotFoundError here: a plain Exception.
+        raise Exception("No module named 'ganlib'")
+
+    monkeypatch.setattr(sweep_module, "_worker_versions", versions)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address="127.0.0.1:0",
+                      silence_logs=logging.CRITICAL) as cluster:
+        with pytest.raises(ImportError, match=r"^a Dask worker cannot import ganlib \(No module named 'ganlib'\)"):
+            sweep(tiny(rounds=1), {"lr": [1e-3]}, scheduler=cluster.scheduler_address)
 
 
 def test_a_worker_killed_for_memory_is_one_line(tiny, monkeypatch, capsys):

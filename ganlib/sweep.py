@@ -43,6 +43,8 @@ from ganlib.train import MEMORY_BUDGET, Trainer, check_memory, estimate_memory, 
 
 # Fields a sweep can vary inside one batched pass (a per-run learning rate); others give passes of their own.
 BATCHED_SWEEP_FIELDS = ("d_lr", "g_lr", "lr")
+# The most cells one sweep trains: at the default's few seconds a cell, about a day of one core.
+MAX_CELLS = 20_000
 # Values per run that a sweep measures at the end (the serial sweep has always used 4,000).
 N_MEASURED = 4000
 DASK_EXTRA = 'pip install -e ".[dask]"'
@@ -167,6 +169,11 @@ def plan_sweep(config: Config, grid: dict[str, list[Any]]) -> list[SweepPass]:
     """
     if {"seed", "seeds"} & set(grid):
         raise ValueError("seed and seeds cannot be swept: every cell trains the same config.seeds seeds")
+    cells = math.prod(len(v) for v in grid.values())
+    if cells > MAX_CELLS:
+        # Checked before any cell is built: planning 1.25e8 cells took a minute and then ran out of memory.
+        raise ValueError(f"this grid has {cells:,} cells, more than the {MAX_CELLS:,} one sweep may train "
+                         f"(ganlib.sweep.MAX_CELLS); split it into several sweeps")
     batched = tuple(k for k in grid if k in BATCHED_SWEEP_FIELDS)
     looped = {k: v for k, v in grid.items() if k not in BATCHED_SWEEP_FIELDS}
     combos = list(itertools.product(*(grid[k] for k in batched)))

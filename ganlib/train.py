@@ -877,6 +877,19 @@ class Trainer:
         """The history so far (a new snapshot on each access)."""
         return self._buf.build(self.seeds, self.diverged_at, self.diverged_reason)
 
+    def _check_values_memory(self, what: str, n: int, per_run_output: int) -> None:
+        """A one-line ValueError naming n, not the config, when n values a run cannot be measured in MEMORY_BUDGET.
+
+        A block holds at least one run, so n values of one run must fit: the metrics' float64 arrays
+        and G's activations in float64 (the widest layer, twice: its input and output), plus the
+        `per_run_output` bytes a run's result keeps, for every run.
+        """
+        widest = max((*self.config.g_hidden, 1))
+        need = n * 8 * (_METRIC_ARRAYS + 2 * widest) + self.k * per_run_output
+        if need > MEMORY_BUDGET:
+            raise ValueError(f"{what}({n}) needs about {need / 2**30:.1f} GiB for {n:,} values a run, more than the "
+                             f"{MEMORY_BUDGET / 2**30:g} GiB budget (ganlib.train.MEMORY_BUDGET); ask for fewer values")
+
     @torch.inference_mode()
     @_guard_memory("sampling")
     def sample(self, n: int = N_FINAL) -> np.ndarray:
@@ -886,6 +899,7 @@ class Trainer:
         the same samples. Made a block of runs at a time, so only the result grows with K.
         """
         n = _count("n", n, 1, "a number of values")
+        self._check_values_memory("sample", n, per_run_output=8 * n)
         gens = _stream_generators(self.seeds, "sample")
         out = np.empty((self.k, n))
         for b in self._blocks(n):
@@ -934,6 +948,7 @@ class Trainer:
         run whose samples ran off beyond DIVERGED_SCALE target std is marked diverged here too.
         """
         n = _count("n", n, 1, "a number of values")
+        self._check_values_memory("results", n, per_run_output=0)
         gens = _stream_generators(self.seeds, "sample")
         m = self._measure(n, lambda b: self._draw_noise(self._n_vectors(n), gens[b]))
         if self.round > 0:

@@ -352,6 +352,15 @@ def test_map_refuses_four_axes():
         plot_sweep_map(_result([], grid))
 
 
+def test_a_grid_beyond_max_cells_is_one_line_before_any_cell_is_built(tiny, monkeypatch):
+    built = []
+    monkeypatch.setattr(sweep_module, "SweepPass", lambda *a: built.append(a))
+    # 500 x 500 cells: planning 1.25e8 cells once took a minute and then ran out of memory.
+    with pytest.raises(ValueError, match=r"^this grid has 250,000 cells, more than the 20,000 .*several sweeps$"):
+        plan_sweep(tiny(), {"d_steps": list(range(1, 501)), "batch_size": list(range(1, 501))})
+    assert built == []
+
+
 def test_a_port_that_accepts_but_never_speaks_dask_is_one_line_within_the_bound(monkeypatch, capsys, no_training):
     import socket
     import threading

@@ -417,6 +417,22 @@ def test_results_are_the_metrics_of_sample(tiny):
         assert r.diverged_at is None and r.diverged_reason is None
 
 
+def test_too_many_values_a_run_is_one_line_naming_n_before_any_allocation(tiny, monkeypatch):
+    import tracemalloc
+
+    tr = Trainer(tiny(rounds=1))
+    # The metrics alone keep 12 float64 arrays of n values: 10**8 values of one run are 9.6 GB, so refusing is
+    # right by hand, whatever G's width; the message names the call, not the config.
+    for call, name in ((tr.results, "results"), (tr.sample, "sample")):
+        tracemalloc.start()
+        with pytest.raises(ValueError, match=rf"^{name}\(100000000\) needs about \d+\.\d GiB .*ask for fewer values$"):
+            call(10**8)
+        assert tracemalloc.get_traced_memory()[1] < 2**20
+        tracemalloc.stop()
+    # What fits is untouched: 200,000 values a run are 0.2 GB at most.
+    assert tr.sample(200_000).shape == (3, 200_000)
+
+
 def test_train_returns_everything(tiny):
     c = tiny(rounds=40, seeds=2)
     res = train(c, n_final=1000)

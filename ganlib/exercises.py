@@ -556,15 +556,17 @@ register(predict_choice(
     "03.beta1",
     "With Adam beta1 = 0.9, which discriminator gets the moments right in most runs after 500 rounds?",
     "none", options=("sorted", "meanstd", "sorted_real", "all", "none"),
-    why="With beta1 = 0.9 the generated mean and std overshoot and swing around the target for hundreds of "
-        "rounds whatever D sees; on every seed block the course tried, no input got the moments in more "
-        "than three runs of ten. Momentum, not the input, decided it.",
-    hints=("Look back at notebook 01: what did Dev Nag's runs (Adam beta1 0.9) do with their mean?",
+    why="With beta1 = 0.9 momentum keeps the runs chasing the target: at round 500 the median run's mean "
+        "still misses 4 by more than 0.2 whatever D sees, and no input gets the moments in more than three "
+        "runs of ten. In this setting (the course's preset, not the tutorial's) momentum, not the input, "
+        "decided it.",
+    hints=("Notebook 02's Dirac GAN: what does momentum do to the chase between G and D?",
            "Momentum keeps a step going in the direction of the last ones, past the point where it should turn."),
-    wrong_reasons={"meanstd": "that is the tutorial's claim, and it did not hold here: momentum, not the input, "
-                              "decided whether the moments came out right",
+    wrong_reasons={"meanstd": "that is the tutorial's finding in its own setting; in this one (Adam, 500 rounds, "
+                              "samples of 100) momentum 0.9 kept every input's mean off the target",
                    "sorted": "the sorted D wins with beta1 = 0.5; with 0.9 its runs are still swinging at round 500",
-                   "all": "momentum 0.9 keeps every run's mean swinging past the target at this budget"},
+                   "all": "with momentum 0.9 the median run's mean misses 4 by more than 0.2 for every input at "
+                          "this budget"},
 ))
 
 
@@ -663,6 +665,87 @@ register(predict_range(
 ))
 
 
+def _max_slope_reference() -> Callable:
+    def max_slope(widths, c):
+        # Every weight at +c and every activation passing its input on (slope 1): each path from the
+        # input through one unit per hidden layer to the output contributes c ** (layers of weights),
+        # and there are prod(widths) such paths.
+        return c ** (len(widths) + 1) * math.prod(widths)
+
+    return max_slope
+
+
+def _slope_of_walled_critic(widths: tuple[int, ...], c: float) -> float:
+    """Autograd's slope at x = 1 of a leaky-ReLU critic whose weights and biases all equal c.
+
+    With every weight and bias positive and a positive input, every unit is on its slope-1 side,
+    so this critic attains the bound. No nn.Linear: its initialisation would draw from torch's
+    global generator, and a check must not change the notebook's random numbers.
+    """
+    sizes = [1, *widths, 1]
+    x = torch.ones(1, 1, dtype=torch.float64, requires_grad=True)
+    h = x
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        h = h @ torch.full((a, b), float(c), dtype=torch.float64) + float(c)
+        if i < len(sizes) - 2:
+            h = torch.nn.functional.leaky_relu(h, 0.2)
+    (grad,) = torch.autograd.grad(h.sum(), x)
+    return float(grad)
+
+
+_SLOPE_CASES = (((32, 32), 0.01), ((50, 50), 0.01), ((8,), 0.1), ((16, 4, 8), 0.5), ((3, 5), 2.0))
+
+
+def _judge_max_slope(answer: Any) -> str | None:
+    for widths, c in _SLOPE_CASES:
+        want = _slope_of_walled_critic(widths, c)
+        try:
+            got = float(call(answer, tuple(widths), c))
+        except (TypeError, ValueError):
+            return "return one number: the bound on |f'(x)|"
+        # Products of a few numbers in float64: a right formula agrees to rounding (1e-12 relative).
+        if abs(got - want) <= 1e-9 * abs(want):
+            continue
+        layers, paths = len(widths) + 1, math.prod(widths)
+        known = {c ** layers: "that is one path's product; the input reaches the output along every path "
+                              "through one unit per hidden layer, and the paths add up",
+                 c ** (layers - 1) * paths: "one layer of weights short: h hidden layers make h + 1 weight matrices",
+                 c ** layers * paths * max(widths): "one width too many: the input and the output are single "
+                                                    "numbers, so only the hidden widths count paths",
+                 0.2 ** (layers - 1) * c ** layers * paths: "the largest slope has every activation on its "
+                                                            "slope-1 side, not the leaky side"}
+        for value, line in known.items():
+            if abs(got - value) <= 1e-9 * abs(value):
+                return f"for widths {widths} and c = {c}: {line}"
+        return f"for widths {widths} and c = {c} the bound is not {got:g}; hint() helps"
+    return None
+
+
+def _max_slope_mistakes() -> tuple[tuple[str, Callable[[], Any]], ...]:
+    return (("forgets that the paths through the hidden units add up",
+             lambda: (lambda widths, c: c ** (len(widths) + 1))),
+            ("counts one weight layer too few", lambda: (lambda widths, c: c ** len(widths) * math.prod(widths))),
+            ("uses the leaky side's slope 0.2",
+             lambda: (lambda widths, c: 0.2 ** len(widths) * c ** (len(widths) + 1) * math.prod(widths))))
+
+
+register(Exercise(
+    name="05.max_slope",
+    question="Write max_slope(widths, c): the largest slope |f'(x)| of a critic with one input, hidden layers "
+             "of these widths, one output, every weight and bias in [-c, c], and activations of slope at most 1.",
+    kind="code", judge=_judge_max_slope, make_reference=_max_slope_reference,
+    hints=("f'(x) is a chain: the weight matrices multiplied together, with the activations' slopes (at most 1) "
+           "in between.",
+           "Make it as large as possible: every weight +c and every activation passing its input on. Each path "
+           "from the input to the output then multiplies c once per layer of weights.",
+           "How many paths are there? One for each choice of a unit in every hidden layer."),
+    explanation="f'(x) sums, over every path from the input through one unit per hidden layer to the output, "
+                "the product of the weights on the path and the activations' slopes: at most c ** (h + 1) a path "
+                "for h hidden layers, and there are prod(widths) paths. Biases do not change the slope.",
+    mistakes=_max_slope_mistakes(),
+))
+
+
 def _one_sided_reference() -> Callable:
     def one_sided_penalty(critic, real, fake, eps):
         x_hat = (eps * real + (1 - eps) * fake).detach().requires_grad_(True)
@@ -752,6 +835,104 @@ register(Exercise(
     explanation="The Lipschitz condition asks for slopes at most 1; charging only the excess leaves a flat "
                 "critic free, and the graph of the gradient must be kept so that the penalty trains the critic.",
     mistakes=_one_sided_mistakes(),
+))
+
+
+def _gp_critic_loss_reference() -> Callable:
+    def critic_loss(critic, real, fake, eps, lam):
+        gap = critic(real).mean() - critic(fake).mean()
+        x_hat = (eps * real + (1 - eps) * fake).detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+        penalty = ((grad.norm(dim=1) - 1) ** 2).mean()
+        # The critic maximises the gap and an optimizer minimises: the loss is minus the gap, plus the penalty.
+        return -gap + lam * penalty
+
+    return critic_loss
+
+
+def _critic_by_hand(critic: Any, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scores and input gradients of `_penalty_case`'s critic (Linear, LeakyReLU(0.2), Linear), in
+    float64 and without autograd: f(x) = w2 . lrelu(W1 x + b1) + b2, grad f(x) = W1^T (w2 * slope)."""
+    first, last = critic[0], critic[2]
+    w1, b1 = first.weight.detach().double(), first.bias.detach().double()
+    w2, b2 = last.weight.detach().double()[0], last.bias.detach().double()[0]
+    pre = x.double() @ w1.T + b1
+    slope = torch.where(pre > 0, 1.0, 0.2).double()
+    return (pre * slope) @ w2 + b2, (slope * w2) @ w1
+
+
+def _judge_gp_critic_loss(answer: Any) -> str | None:
+    ref = _gp_critic_loss_reference()
+    for (seed, width), lam in (((3, 4), 10.0), ((4, 4), 3.0)):
+        critic, real, fake, eps = _penalty_case(seed, width)
+        score_real, _ = _critic_by_hand(critic, real)
+        score_fake, _ = _critic_by_hand(critic, fake)
+        _, grad = _critic_by_hand(critic, eps * real + (1 - eps) * fake)
+        gap, norm = float(score_real.mean() - score_fake.mean()), grad.norm(dim=1)
+        two, one = float(((norm - 1) ** 2).mean()), float((torch.relu(norm - 1) ** 2).mean())
+        want = -gap + lam * two
+        got = call(answer, critic, real.clone(), fake.clone(), eps.clone(), lam)
+        if not isinstance(got, torch.Tensor) or got.numel() != 1:
+            return "return the loss as one torch number (so that backward() can train the critic)"
+        # float32 scores and gradients on 64 points against float64 by hand: a right answer agrees to
+        # about 1e-7 relative; 1e-5 leaves room, and every typical mistake is off by far more.
+        value = float(got.detach())
+
+        def close(v: float, value: float = value) -> bool:
+            return abs(value - v) <= 1e-5 * max(1.0, abs(v))
+
+        if not close(want):
+            for v, line in ((gap + lam * two, "the sign of the gap: the critic maximises the gap, and an optimizer "
+                                              "minimises its loss, so the loss has minus the gap"),
+                            (-gap - lam * two, "the penalty is added to the loss, not subtracted: it charges slopes "
+                                               "away from 1"),
+                            (-gap + two, "the penalty is weighted by lam"),
+                            (-gap + lam * one, "that is the one-sided penalty: here the paper's two-sided one, "
+                                               "(|grad| - 1)^2, charges slopes below 1 too")):
+                if close(v):
+                    return line
+            return "the value differs from -(mean f(real) - mean f(fake)) + lam * penalty"
+        want_grads = torch.autograd.grad(ref(critic, real, fake, eps, lam), list(critic.parameters()),
+                                         allow_unused=True)
+        got_grads = torch.autograd.grad(got, list(critic.parameters()), allow_unused=True)
+        for g, w, p in zip(got_grads, want_grads, critic.parameters()):
+            g = torch.zeros_like(p) if g is None else g
+            w = torch.zeros_like(p) if w is None else w
+            if not torch.allclose(g, w, rtol=1e-4, atol=1e-6):
+                return ("the value is right but its gradient with respect to the critic's weights is not: "
+                        "the penalty's gradient needs create_graph=True")
+    return None
+
+
+def _gp_critic_loss_mistakes() -> tuple[tuple[str, Callable[[], Any]], ...]:
+    def penalty(critic, real, fake, eps, graph=True):
+        x_hat = (eps * real + (1 - eps) * fake).detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=graph)
+        return ((grad.norm(dim=1) - 1) ** 2).mean()
+
+    def gap(critic, real, fake):
+        return critic(real).mean() - critic(fake).mean()
+
+    return (("minimises the gap instead of maximising it",
+             lambda: (lambda cr, r, f, e, lam: gap(cr, r, f) + lam * penalty(cr, r, f, e))),
+            ("subtracts the penalty", lambda: (lambda cr, r, f, e, lam: -gap(cr, r, f) - lam * penalty(cr, r, f, e))),
+            ("forgets the weight lam", lambda: (lambda cr, r, f, e, lam: -gap(cr, r, f) + penalty(cr, r, f, e))),
+            ("forgets create_graph=True, so the penalty does not train the critic",
+             lambda: (lambda cr, r, f, e, lam: -gap(cr, r, f) + lam * penalty(cr, r, f, e, graph=False))))
+
+
+register(Exercise(
+    name="06.gp_critic_loss",
+    question="Write the WGAN-GP critic's loss: minus the gap (mean score on real minus mean score on fake) "
+             "plus lam times the two-sided gradient penalty.",
+    kind="code", judge=_judge_gp_critic_loss, make_reference=_gp_critic_loss_reference,
+    hints=("The critic wants a large gap, and optimizers minimise: start from -(critic(real).mean() - "
+           "critic(fake).mean()).",
+           "Add lam * gradient_penalty(critic, real, fake, eps), the function written out above.",
+           "The penalty must keep its graph (create_graph=True), or it cannot train the critic."),
+    explanation="Gulrajani et al.'s critic minimises E f(fake) - E f(real) + lam E (|grad f(x_hat)| - 1)^2: "
+                "the Wasserstein gap, maximised, with the slope pulled towards 1 at points between the batches.",
+    mistakes=_gp_critic_loss_mistakes(),
 ))
 
 
@@ -861,6 +1042,114 @@ register(predict_choice(
                               "moves outwards); alternating steps do not",
                    "nearer": "without a penalty on D (R1) or damping nothing pulls the point in: the game "
                              "only turns it round the equilibrium"},
+))
+
+
+def _dirac_field(theta: float, psi: float, gamma: float) -> np.ndarray:
+    """The Dirac GAN's gradient vector field v = (-dL_G/dtheta, -dL_D/dpsi), R1 weight gamma."""
+    s = 1.0 / (1.0 + np.exp(-theta * psi))
+    return np.array([s * psi, -s * theta - gamma * psi])
+
+
+def _dirac_jacobian_by_differences(theta: float, psi: float, gamma: float, eps: float = 1e-6) -> np.ndarray:
+    """The judge's oracle: central differences of the field, one column per variable."""
+    cols = [(_dirac_field(theta + eps, psi, gamma) - _dirac_field(theta - eps, psi, gamma)) / (2 * eps),
+            (_dirac_field(theta, psi + eps, gamma) - _dirac_field(theta, psi - eps, gamma)) / (2 * eps)]
+    return np.stack(cols, axis=1)
+
+
+def _dirac_jacobian_reference() -> Callable:
+    def jacobian(theta, psi, gamma):
+        # v = (s psi, -s theta - gamma psi) with s = sigmoid(theta psi), whose derivative s(1 - s)
+        # brings psi (d/dtheta) or theta (d/dpsi) down by the chain rule.
+        s = 1 / (1 + np.exp(-theta * psi))
+        ds = s * (1 - s)
+        return np.array([[ds * psi**2, s + ds * theta * psi],
+                         [-s - ds * theta * psi, -ds * theta**2 - gamma]])
+
+    return jacobian
+
+
+def _judge_dirac_jacobian(answer: Any) -> str | None:
+    rng = np.random.default_rng(7)
+    points = [(0.0, 0.0, 0.0)] + [(*rng.uniform(-2, 2, 2), g) for g in (0.0, 0.0, 1.0, 1.5)]
+    for theta, psi, gamma in points:
+        want = _dirac_jacobian_by_differences(theta, psi, gamma)
+        got = np.asarray(call(answer, float(theta), float(psi), float(gamma)), dtype=np.float64)
+        if got.shape != (2, 2):
+            return f"return a 2 x 2 array (rows: the components of v, columns: theta and psi), not shape {got.shape}"
+        # Central differences with eps = 1e-6 are exact to about 1e-10 here; a wrong formula is off by
+        # at least 0.05 at these points, so 1e-6 separates the two with room on both sides.
+        if np.allclose(got, want, rtol=0, atol=1e-6):
+            continue
+        if np.allclose(got.T, want, rtol=0, atol=1e-6):
+            return "that is the transpose: row i holds the derivatives of component i of v, column j the variable j"
+        if np.allclose(got, -want, rtol=0, atol=1e-6):
+            return "every sign is flipped: v is minus the gradients (the direction the steps move), not the gradients"
+        s = 1 / (1 + np.exp(-theta * psi))
+        if np.allclose(got, [[0, s], [-s, -gamma]], rtol=0, atol=1e-6):
+            return ("right at the equilibrium, not away from it: sigmoid(theta psi) depends on theta and psi "
+                    "too (product and chain rule)")
+        if gamma and np.allclose(got, want + [[0, 0], [0, gamma]], rtol=0, atol=1e-6):
+            return "the R1 term is missing: it adds -gamma psi to v's second component"
+        return f"at (theta, psi, gamma) = ({theta:.2f}, {psi:.2f}, {gamma:g}) your Jacobian differs from the field's"
+    return None
+
+
+def _dirac_jacobian_mistakes() -> tuple[tuple[str, Callable[[], Any]], ...]:
+    ref = _dirac_jacobian_reference()
+
+    def transposed():
+        return lambda theta, psi, gamma: ref(theta, psi, gamma).T
+
+    def gradients():
+        return lambda theta, psi, gamma: -ref(theta, psi, gamma)
+
+    def no_chain_rule():
+        def jacobian(theta, psi, gamma):
+            s = 1 / (1 + np.exp(-theta * psi))
+            return np.array([[0.0, s], [-s, -gamma]])
+        return jacobian
+
+    def no_r1():
+        return lambda theta, psi, gamma: ref(theta, psi, 0.0)
+
+    return (("returns the transpose", transposed), ("takes the Jacobian of the gradients, not of v", gradients),
+            ("treats sigmoid(theta psi) as a constant", no_chain_rule), ("forgets the R1 term", no_r1))
+
+
+register(Exercise(
+    name="02.jacobian",
+    question="Write the Jacobian of the Dirac GAN's vector field v = (s psi, -s theta - gamma psi), "
+             "s = sigmoid(theta psi), at any point (theta, psi), as a 2 x 2 numpy array.",
+    kind="code", judge=_judge_dirac_jacobian, make_reference=_dirac_jacobian_reference,
+    hints=("Row 0 differentiates v's first component s psi by theta, then by psi; row 1 does the same for "
+           "-s theta - gamma psi.",
+           "d sigmoid(t)/dt = sigmoid(t)(1 - sigmoid(t)), and t = theta psi, so ds/dtheta = s(1 - s) psi.",
+           "At (0, 0) your answer must give [[0, 1/2], [-1/2, -gamma]], the matrix of the notebook's eigenvalues."),
+    explanation="Product and chain rule on each component; at the equilibrium every s(1 - s) term is "
+                "multiplied by theta or psi and vanishes, leaving [[0, 1/2], [-1/2, -gamma]].",
+    mistakes=_dirac_jacobian_mistakes(),
+))
+
+
+register(predict_choice(
+    "07.cheap_drop",
+    "Against the optimal D, the non-saturating G descends KL(P_G || P_R) - 2 JS(P_G || P_R). On the target "
+    "with separation 0.96, which G does that divergence charge less: 'one mode' (one of the two modes, "
+    "perfectly) or 'normal' (a normal with the target's mean and std)?",
+    "one mode", options=("one mode", "normal", "about the same"),
+    why="KL(P_G || P_R) weighs log(p_G / p_R) by G's own density: a missing mode adds nothing to it, while "
+        "a normal puts its peak in the gap, where the data have almost no density, and pays log of a large "
+        "ratio there; the JS term is at most log 2 and cannot make up for it. W1 and JS rank the two the "
+        "other way round.",
+    hints=("Where p_G = 0 (the dropped mode) KL(P_G || P_R) has no integrand at all.",
+           "The target's density in the gap is under 1% of its peak: what is log(p_G / p_R) there for a "
+           "normal centred on the gap?"),
+    wrong_reasons={"normal": "the normal is nearer in W1 and in JS, but KL(P_G || P_R) charges it for its "
+                             "mass in the gap, where p_R is tiny",
+                   "about the same": "the two differ by a factor of about four: KL(P_G || P_R) treats missing "
+                                     "mass and misplaced mass very differently"},
 ))
 
 

@@ -254,6 +254,38 @@ def test_cancel_stops_a_background_run_long_before_its_end() -> None:
     assert panel.trainer is before  # the cancelled run left no half-trained result behind
 
 
+def test_a_long_panel_run_says_how_long_it_has_left() -> None:
+    seen = []
+
+    async def scenario() -> gw.Panel:
+        panel = gw.training_panel(TINY, ["seed", "rounds"], gw.dashboard_figure)
+        release(panel.controls["rounds"], 10_000)
+        # About a minute of rounds: once two seconds have passed the status names the time left.
+        await wait_until(lambda: "left" in panel.status.value, timeout=20)
+        seen.append(panel.status.value)
+        panel.cancel_button.click()
+        await panel.task
+        return panel
+
+    asyncio.run(scenario())
+    assert re.fullmatch(r"round \d+/10000, about \d+ (s|min) left", seen[0]), seen
+
+
+@pytest.mark.parametrize(("done", "total", "elapsed", "text"), [
+    (100, 1000, 10.0, "about 2 min left"),  # 10 s for 100 rounds, 900 to go: 90 s
+    (500, 1000, 20.0, "about 20 s left"),
+    (10, 5000, 6.0, "about 50 min left"),  # Dev Nag's later setting in the browser: 11-12 rounds a second
+    (500, 1000, 1.0, ""),  # too early to say
+    (990, 1000, 30.0, ""),  # 0.3 s left: not worth saying
+    (0, 1000, 5.0, ""),
+    (1000, 1000, 5.0, ""),
+])
+def test_time_left_extrapolates_the_pace_so_far(done, total, elapsed, text) -> None:
+    from ganlib.widgets.panel import time_left
+
+    assert time_left(done, total, elapsed) == text
+
+
 def test_a_new_release_cancels_the_run_in_progress_and_starts_the_new_one() -> None:
     async def scenario() -> tuple[gw.Panel, asyncio.Task, asyncio.Task]:
         panel = gw.training_panel(LONG.replace(rounds=100), ["seed", "rounds"], gw.dashboard_figure)

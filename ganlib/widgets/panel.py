@@ -387,6 +387,7 @@ def train_progressively(
     trainer = Trainer(config)
     total = config.rounds
     per_round = 0.0
+    t_start = time.perf_counter()
 
     def advance(n: int, evaluate: bool) -> None:
         nonlocal per_round
@@ -396,7 +397,8 @@ def train_progressively(
         trainer.step(n, evaluate_at_end=evaluate or trainer.round + n >= total)
         if trainer.round > before:
             per_round = (time.perf_counter() - t0) / (trainer.round - before)
-        panel.set_progress(trainer.round, total, f"round {trainer.round}/{total}")
+        left = time_left(trainer.round, total, time.perf_counter() - t_start)
+        panel.set_progress(trainer.round, total, f"round {trainer.round}/{total}" + (f", {left}" if left else ""))
 
     if total > 0:
         advance(1, evaluate=False)
@@ -418,6 +420,22 @@ def train_progressively(
     if msg:
         panel.notify(msg)
     return trainer
+
+
+def time_left(done: int, total: int, elapsed: float, *, after: float = 2.0, at_least: float = 5.0) -> str:
+    """"about 40 s left" or "about 7 min left", extrapolated from the pace so far; "" when not worth saying.
+
+    Said once `after` seconds have passed (the first rounds include the first drawing) and only
+    when at least `at_least` seconds remain, so short runs show just their round count.
+    """
+    if done <= 0 or done >= total or elapsed < after:
+        return ""
+    left = elapsed / done * (total - done)
+    if left < at_least:
+        return ""
+    if left < 90:
+        return f"about {max(5, round(left / 5) * 5):.0f} s left"
+    return f"about {round(left / 60):.0f} min left"
 
 
 def training_panel(

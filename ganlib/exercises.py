@@ -1139,11 +1139,13 @@ register(predict_choice(
     "with separation 0.96, which G does that divergence charge less: 'one mode' (one of the two modes, "
     "perfectly) or 'normal' (a normal with the target's mean and std)?",
     "one mode", options=("one mode", "normal", "about the same"),
-    why="KL(P_G || P_R) weighs log(p_G / p_R) by G's own density: a missing mode adds nothing to it, while "
-        "a normal puts its peak in the gap, where the data have almost no density, and pays log of a large "
-        "ratio there; the JS term is at most log 2 and cannot make up for it. W1 and JS rank the two the "
-        "other way round.",
-    hints=("Where p_G = 0 (the dropped mode) KL(P_G || P_R) has no integrand at all.",
+    why="KL(P_G || P_R) weighs log(p_G / p_R) by G's own density: a missing mode counts only through p_R, "
+        "which is half of p_G wherever a one-mode G puts its values (KL = log 2, however far off the other "
+        "mode), while a normal puts its peak in the gap, where the data have almost no density, and pays "
+        "log of a large ratio there; the JS term is at most log 2 and cannot make up for it. W1 and JS rank "
+        "the two the other way round.",
+    hints=("Where p_G = 0 (the dropped mode) KL(P_G || P_R) has no integrand at all; where G sits, p_R is "
+           "half of p_G.",
            "The target's density in the gap is under 1% of its peak: what is log(p_G / p_R) there for a "
            "normal centred on the gap?"),
     wrong_reasons={"normal": "the normal is nearer in W1 and in JS, but KL(P_G || P_R) charges it for its "

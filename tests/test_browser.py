@@ -8,7 +8,7 @@ measures how often its canvas changes while playing: DevTools' screencast sends 
 the page's pixels change (at most 60 a second), and the frames in which the dashboard's part of
 the picture differs from the previous frame are its redraws. It needs at least 20 a second.
 
-Notebook 01 always; 04 too with GAN_COURSE_BROWSER_ALL=1. Screenshots and the measured rates go
+Notebook 01 always; 05 (the WGAN dashboard) too with GAN_COURSE_BROWSER_ALL=1. Screenshots and the measured rates go
 to artifacts/. Needs Debian's Chromium (`apt-get install chromium`); it skips without it, except
 where GAN_COURSE_REQUIRE_BROWSER=1 (CI), where a missing browser is a failure.
 """

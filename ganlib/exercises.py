@@ -655,9 +655,10 @@ register(predict_range(
     "05.clip_scale",
     "With weights clipped to [-0.01, 0.01], what power of ten is the clipped critic's gap / W1?",
     -5, -4, unit="(the log10 of gap / W1)", integer=True, reference=-5,
-    why="The critic multiplies three layers of weights of size at most c = 0.01, so its slope K is of "
-        "the order of c^3 times a width factor: between 1e-5 and 1e-4 at the end of the runs on every seed "
-        "block the course tried, not 1.",
+    why="The critic multiplies three layers of weights of size at most c = 0.01, so its slope bound is of "
+        "the order of c^3 times a width factor, and paths of opposite signs cancel: the measured gap / W1 "
+        "(a lower bound on the critic's slope) ended between 1e-5 and 1e-4 on every seed block the course "
+        "tried, not near 1.",
     hints=("A chain of three linear maps with entries at most c has slope at most about (width x c)^2 x c.",
            "With c = 0.01 and 32 units, (32 x 0.01)^2 x 0.01 is about 1e-3, an upper bound; most weights "
            "are not at the wall."),
@@ -1307,10 +1308,12 @@ register(predict_choice(
 register(predict_range(
     "08.coverage",
     ("The article says WGAN 'basically solves mode collapse', which the vanilla GAN suffers from. How many of the "
-     "ten digits will notebook 08's vanilla DCGAN (loss 'bce') cover, that is, draw as at least 4% of its digits?"),
+     "ten digits will notebook 08's vanilla DCGAN (loss 'bce') cover after its 2,000 G updates, that is, draw as at "
+     "least 4% of its digits?"),
     9, 10, unit="digits covered", integer=True, allowed=(0, 10), reference=10,
-    why=("On these 8x8 digits, with the article's architecture, the vanilla DCGAN covered nine or ten digits on "
-         "every seed block we tried: it did not collapse, so there was at most one digit for WGAN to rescue."),
+    why=("On these 8x8 digits, with the article's architecture, the vanilla DCGAN covers nine or ten digits after "
+         "its 2,000 G updates (it did so for all twelve seeds the course checked): it does not collapse, so there "
+         "is at most one digit for WGAN to rescue."),
     hints=("Mode collapse needs a reason: a D that lets G win with a few digits. Look at the class shares figure "
            "after you have committed to a number.",),
     mistakes=(("the article's picture of a collapsed vanilla GAN: a few digits only", 3),

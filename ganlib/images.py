@@ -42,6 +42,7 @@ from ganlib.config import GP_SIDES
 from ganlib.losses import bce_d_loss, bce_g_loss, clip_weights_, gradient_penalty, wgan_critic_loss, wgan_g_loss
 from ganlib.optim import BatchedOptimizer
 from ganlib.outputs import atomic_write, check_outputs, npy_path, printing
+from ganlib.palette import COLORS, IMAGE_CMAP
 from ganlib.threads import add_threads_flag, course_threads, on_own_threads, using_threads
 
 SIDE = 8  # digits are SIDE x SIDE pixels
@@ -671,7 +672,7 @@ def tile_digits(images: np.ndarray, cols: int = 8) -> np.ndarray:
 
 def plot_digits(images: np.ndarray, ax: Any, cols: int = 8, title: str | None = None) -> None:
     """Draw digits as a mosaic on `ax`, dark ink on white, on the data set's fixed 0-16 scale."""
-    ax.imshow(tile_digits(images, cols), cmap="gray_r", vmin=0, vmax=PIXEL_MAX, interpolation="nearest")
+    ax.imshow(tile_digits(images, cols), cmap=IMAGE_CMAP, vmin=0, vmax=PIXEL_MAX, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
@@ -697,21 +698,21 @@ def plot_critic_and_frechet(history: DigitsHistory, window: int, ax: Any, title:
         x = np.asarray(history.d_updates)
     else:
         x = np.asarray(history.eval_round) * d_steps
-    ax.plot(x, history.frechet, color="#1f77b4", lw=2, label="Frechet distance")
+    ax.plot(x, history.frechet, color=COLORS["target"], lw=2, label="Frechet distance")
     if floor is not None:
-        ax.axhline(floor, color="#1f77b4", ls="--", lw=1, label="Frechet floor (real vs real)")
+        ax.axhline(floor, color=COLORS["target"], ls="--", lw=1, label="Frechet floor (real vs real)")
     ax.set_yscale("log")
     # ticks at 1, 2, 5 x 10^k written plainly (0.5, 1, 2, 5, 10, 20) rather than as powers of ten
     ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
     ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
     ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("round" if d_steps is None else "D updates")
-    ax.set_ylabel("Frechet distance", color="#1f77b4")
+    ax.set_ylabel("Frechet distance", color=COLORS["target"])
     if mark is not None:
-        ax.axvline(x[mark], color="k", ls=":", lw=1, label="checkpoint")
+        ax.axvline(x[mark], color=COLORS["reference"], ls=":", lw=1, label="checkpoint")
     twin = ax.twinx()
-    twin.plot(x[1:], history.estimate_at_evals(window)[1:], color="#d62728", lw=1.5, label=label)
-    twin.set_ylabel(label, color="#d62728")
+    twin.plot(x[1:], history.estimate_at_evals(window)[1:], color=COLORS["D"], lw=1.5, label=label)
+    twin.set_ylabel(label, color=COLORS["D"])
     handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
     twin.legend(handles=handles, fontsize=7, loc="upper right", framealpha=0.8)
     if title:

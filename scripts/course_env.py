@@ -266,6 +266,10 @@ def torch_in(py: Path) -> str | None:
 def install(py: Path, extras: Sequence[str], venv: Path, known_good: Path = KNOWN_GOOD) -> None:
     """Install torch (if the venv has none) and ganlib with `extras`, held to the known-good set."""
     torch_pin, others = read_known_good(known_good)
+    # Every pin but torch's: a torch already present stays as long as pyproject.toml's range admits it,
+    # and torch's own dependencies (sympy, networkx, ...) are held to the set like the rest.
+    held = venv / "constraints-without-torch.txt"
+    held.write_text("\n".join(others) + "\n")
     pip = [str(py), "-m", "pip", "install", "--disable-pip-version-check"]
     run([*pip, "--quiet", "--upgrade", "pip"])
     present = torch_in(py)
@@ -273,17 +277,14 @@ def install(py: Path, extras: Sequence[str], venv: Path, known_good: Path = KNOW
         options, what = torch_source(sys.platform, has_nvidia_gpu(), lambda: reachable(CPU_INDEX + "/torch/"))
         print(f"Installing {torch_pin}: {what} ...", flush=True)
         try:
-            run([*pip, *options, torch_pin])
+            run([*pip, *options, "-c", str(held), torch_pin])
         except RuntimeError:
             if not options:
                 raise
             print("PyTorch's CPU index failed: installing torch from PyPI instead ...", flush=True)
-            run([*pip, torch_pin])
+            run([*pip, "-c", str(held), torch_pin])
     else:
         print(f"Keeping the torch {present} already in {venv.name} (pyproject.toml's range decides whether it fits)")
-    # Every pin but torch's: a torch already present stays as long as pyproject.toml's range admits it.
-    held = venv / "constraints-without-torch.txt"
-    held.write_text("\n".join(others) + "\n")
     target = "." + (f"[{','.join(extras)}]" if extras else "")
     print(f"Installing ganlib ({'runtime and ' + ', '.join(extras) if extras else 'runtime only'}) ...", flush=True)
     run([*pip, "--quiet", "-c", str(held), "-e", target], cwd=str(ROOT))

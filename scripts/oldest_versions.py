@@ -1,4 +1,4 @@
-"""CI's oldest-versions job: ganlib's unit tests on the oldest versions pyproject.toml admits.
+"""The oldest-versions job: ganlib's unit and widget tests on the oldest versions pyproject.toml admits.
 
     python scripts/oldest_versions.py            # make .venv-oldest if needed, then run the unit tests
     python scripts/oldest_versions.py -x -k threads
@@ -10,6 +10,9 @@ itself is not held back). Checks that pip installed those versions, then runs th
 tests (tests/, not the notebooks, not the browser test) with two workers; arguments go to pytest.
 On Linux without an NVIDIA GPU the old torch comes from PyTorch's CPU index where it can be reached;
 where not (as on the project's CI machine), from PyPI: a CUDA build, about 2.5 GB to download.
+
+Not part of .ci/run: on the project's 2-core machine, under other jobs' load (about 8), installing torch
+2.4.0 took 8 min 36 s and the tests 25 min 22 s, more than CI's 25-minute budget holds beside ./test.sh.
 """
 
 from __future__ import annotations
@@ -70,8 +73,12 @@ def main(args: list[str]) -> int:
         return 1
     print("oldest versions: " + ", ".join(f"{n} {have[n]}" for n in sorted(want)), flush=True)
     env = ce.test_environment(dict(os.environ))
-    return subprocess.call([str(py), "-m", "pytest", "-n", "2", "-p", "no:cacheprovider", "tests",
-                            "--ignore=tests/test_browser.py", *args], env=env)
+    # Left out: the test of a Dask worker killed for memory gives its worker 0.45 GB, whose pause threshold
+    # (0.36 GB) PyPI's CUDA build of torch 2.4 passes at import (0.40 GB measured): the worker pauses before
+    # the pass instead of dying during it, and the sweep waits. It tests the sweep, not a version.
+    return subprocess.call([str(py), "-m", "pytest", "-n", "2", "-p", "no:cacheprovider", "-rf", "tests",
+                            "--ignore=tests/test_browser.py", "--deselect",
+                            "tests/test_sweep.py::test_a_worker_killed_for_memory_is_one_line", *args], env=env)
 
 
 if __name__ == "__main__":

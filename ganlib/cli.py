@@ -37,6 +37,7 @@ from ganlib.config import FIELD_HELP, PRESETS, Config, preset
 from ganlib.metrics import CLOSE_LABELS, SUCCESS_W1_FRACTION, RunResult
 from ganlib.outputs import StdoutClosed, atomic_write, check_outputs, npy_path, printing
 from ganlib.sweep import parse_grid, plan_sweep, sweep
+from ganlib.threads import add_threads_flag, course_threads
 from ganlib.train import BUDGET_AXES, MEMORY_BUDGET, N_FINAL, History, Trainer, check_memory, train
 
 ALIASES = {"target_mean": ["--mean"], "target_std": ["--std"]}
@@ -199,7 +200,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if stderr_tty:
             print(f"\rround {tr.round}/{config.rounds}", end="", file=sys.stderr, flush=True)
 
-    result = train(config, progress)
+    result = train(config, progress, threads=args.threads)
     if stderr_tty:
         print(file=sys.stderr)
     n_ok = sum(r.success for r in result.runs)
@@ -309,7 +310,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
     try:
         out = sweep(config, grid, workers=args.workers, scheduler=args.scheduler, progress=progress, done=done,
-                    on_cells=save_cells)
+                    on_cells=save_cells, threads=args.threads)
     except ImportError as exc:
         # The dask extra missing here, or ganlib missing on a cluster's worker: one line either way.
         print(f"ganlib: error: {exc}", file=sys.stderr)
@@ -346,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flags(t)
     t.add_argument("--json", metavar="PATH", help="write config, time and per-run results as JSON")
     t.add_argument("--samples", metavar="PATH", help="write a (seeds, 10000) .npy of generated values")
+    add_threads_flag(t)
     s = sub.add_parser("sweep", help="train a grid of settings, many seeds per cell, batched")
     _add_config_flags(s)
     s.add_argument("--grid", action="append", required=True, metavar="FIELD=V1,V2",
@@ -360,6 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="train the passes on a local Dask cluster of N single-threaded processes")
     where.add_argument("--scheduler", metavar="ADDRESS",
                        help="train the passes on the Dask cluster at ADDRESS (tcp://host:8786)")
+    add_threads_flag(s)
     sub.add_parser("presets", help="list the presets")
     images.add_digits_parser(sub)
     return p
@@ -417,6 +420,8 @@ def _run(args: argparse.Namespace) -> int:
                 for name, fields in PRESETS.items():
                     print(f"{name}: {', '.join(f'{k}={v}' for k, v in fields.items()) or 'the Config defaults'}")
             return 0
+        # A bad GAN_COURSE_THREADS is one line before anything is read or trained.
+        course_threads(getattr(args, "threads", None))
         if args.command == "train":
             return _cmd_train(args)
         if args.command == "digits":

@@ -42,6 +42,8 @@ from ganlib.config import GP_SIDES
 from ganlib.losses import bce_d_loss, bce_g_loss, clip_weights_, gradient_penalty, wgan_critic_loss, wgan_g_loss
 from ganlib.optim import BatchedOptimizer
 from ganlib.outputs import atomic_write, check_outputs, npy_path, printing
+from ganlib.palette import COLORS, IMAGE_CMAP
+from ganlib.threads import add_threads_flag, course_threads, on_own_threads, using_threads
 
 SIDE = 8  # digits are SIDE x SIDE pixels
 PIXEL_MAX = 16.0  # load_digits' grey levels run from 0 to 16
@@ -514,9 +516,15 @@ class DigitsTrainer:
     `eval_every` rounds; `sample(n)` draws n digits on the 0-16 scale. A NaN or inf loss stops the
     run with `diverged` set to a one-line reason. `d_updates` counts the critic's optimizer steps so
     far (the warm-up's included) and `cpu_seconds` the process CPU time of the training rounds.
+    `threads`: the CPU threads it trains on (default GAN_COURSE_THREADS, else 1; see ganlib.threads).
     """
 
-    def __init__(self, config: DigitsConfig, judge: Judge | None = None) -> None:
+    def __init__(self, config: DigitsConfig, judge: Judge | None = None, threads: int | None = None) -> None:
+        self.threads = course_threads(threads)
+        with using_threads(self.threads):
+            self._build(config, judge)
+
+    def _build(self, config: DigitsConfig, judge: Judge | None) -> None:
         self.config = c = config
         self.judge = judge if judge is not None else default_judge()
         self.rng = _generators(c.seed)
@@ -585,6 +593,7 @@ class DigitsTrainer:
         self.opt_g.step(grads)
         return float(loss.detach())
 
+    @on_own_threads
     def step(self, rounds: int, progress: Callable[[DigitsTrainer], None] | None = None) -> None:
         """Advance `rounds` rounds (fewer if the run diverges), calling `progress` after each evaluation."""
         t0 = time.perf_counter()
@@ -638,6 +647,7 @@ class DigitsTrainer:
             h.covered.append(0)
         h.snapshots.append(images[:self.config.grid].astype(np.float32))
 
+    @on_own_threads
     def sample(self, n: int) -> np.ndarray:
         """n generated digits (n, 8, 8) on the 0-16 scale, from the run's sampling stream."""
         if not 1 <= n <= MAX_SAMPLES:
@@ -662,7 +672,7 @@ def tile_digits(images: np.ndarray, cols: int = 8) -> np.ndarray:
 
 def plot_digits(images: np.ndarray, ax: Any, cols: int = 8, title: str | None = None) -> None:
     """Draw digits as a mosaic on `ax`, dark ink on white, on the data set's fixed 0-16 scale."""
-    ax.imshow(tile_digits(images, cols), cmap="gray_r", vmin=0, vmax=PIXEL_MAX, interpolation="nearest")
+    ax.imshow(tile_digits(images, cols), cmap=IMAGE_CMAP, vmin=0, vmax=PIXEL_MAX, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
@@ -688,21 +698,21 @@ def plot_critic_and_frechet(history: DigitsHistory, window: int, ax: Any, title:
         x = np.asarray(history.d_updates)
     else:
         x = np.asarray(history.eval_round) * d_steps
-    ax.plot(x, history.frechet, color="#1f77b4", lw=2, label="Frechet distance")
+    ax.plot(x, history.frechet, color=COLORS["target"], lw=2, label="Frechet distance")
     if floor is not None:
-        ax.axhline(floor, color="#1f77b4", ls="--", lw=1, label="Frechet floor (real vs real)")
+        ax.axhline(floor, color=COLORS["target"], ls="--", lw=1, label="Frechet floor (real vs real)")
     ax.set_yscale("log")
     # ticks at 1, 2, 5 x 10^k written plainly (0.5, 1, 2, 5, 10, 20) rather than as powers of ten
     ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
     ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
     ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("round" if d_steps is None else "D updates")
-    ax.set_ylabel("Frechet distance", color="#1f77b4")
+    ax.set_ylabel("Frechet distance", color=COLORS["target"])
     if mark is not None:
-        ax.axvline(x[mark], color="k", ls=":", lw=1, label="checkpoint")
+        ax.axvline(x[mark], color=COLORS["reference"], ls=":", lw=1, label="checkpoint")
     twin = ax.twinx()
-    twin.plot(x[1:], history.estimate_at_evals(window)[1:], color="#d62728", lw=1.5, label=label)
-    twin.set_ylabel(label, color="#d62728")
+    twin.plot(x[1:], history.estimate_at_evals(window)[1:], color=COLORS["D"], lw=1.5, label=label)
+    twin.set_ylabel(label, color=COLORS["D"])
     handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
     twin.legend(handles=handles, fontsize=7, loc="upper right", framealpha=0.8)
     if title:
@@ -772,11 +782,12 @@ def critic_vs_frechet(history: DigitsHistory, window: int) -> dict[str, float]:
 
 
 def train_digits(config: DigitsConfig, n: int = 2000, progress: Callable[[DigitsTrainer], None] | None = None,
-                 judge: Judge | None = None, rounds: int | None = None) -> DigitsResult:
+                 judge: Judge | None = None, rounds: int | None = None, threads: int | None = None) -> DigitsResult:
     """Train `config`, draw `n` digits and measure them.
 
     `rounds` stops the run early: the first `rounds` of `config.rounds`, with the learning-rate
-    schedule of the whole run, so the numbers are those of the full run at that round.
+    schedule of the whole run, so the numbers are those of the full run at that round. `threads`:
+    the CPU threads it trains on (default GAN_COURSE_THREADS, else 1; see ganlib.threads).
     """
     judge = judge if judge is not None else default_judge()
     rounds = config.rounds if rounds is None else rounds
@@ -785,7 +796,7 @@ def train_digits(config: DigitsConfig, n: int = 2000, progress: Callable[[Digits
     least = max(MIN_SAMPLES, judge.n_ref)
     if isinstance(n, bool) or not isinstance(n, int) or not least <= n <= MAX_SAMPLES:
         raise ValueError(f"n={n!r} is not allowed: a whole number from {least} to {MAX_SAMPLES}")
-    trainer = DigitsTrainer(config, judge)
+    trainer = DigitsTrainer(config, judge, threads=threads)
     trainer.step(rounds, progress)
     if trainer.diverged is not None:
         raise ValueError(f"the run diverged ({trainer.diverged}); try smaller learning rates")
@@ -826,6 +837,7 @@ def add_digits_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=2000, help="digits to generate and measure (default 2000)")
     p.add_argument("--samples", metavar="PATH", help="write the generated digits as an (n, 8, 8) .npy, 0-16 scale")
     p.add_argument("--json", metavar="PATH", help="write the config, the measurements and the history as JSON")
+    add_threads_flag(p)
     return p
 
 
@@ -886,7 +898,7 @@ def run_digits(args: argparse.Namespace) -> int:
                   flush=True)
 
     cpu0 = time.process_time()
-    result = train_digits(config, args.n, progress, judge)
+    result = train_digits(config, args.n, progress, judge, threads=getattr(args, "threads", None))
     cpu = time.process_time() - cpu0
     if tty:
         print(file=sys.stderr)

@@ -22,13 +22,10 @@ from matplotlib.patches import Patch
 
 from ganlib.distributions import Distribution, ideal_generator
 from ganlib.metrics import LABELS, SUCCESS_W1_FRACTION, optimal_discriminator
+from ganlib.palette import COLORS, RECIPE_COLORS, SEQUENTIAL_CMAP, text_color_on
 
-COLORS = {"target": "#1f77b4", "gen": "#d62728", "noise": "#7f7f7f", "d": "#2ca02c", "ideal": "#000000"}
-LABEL_COLORS = {"good": "#2ca02c", "diverged": "#000000", "collapsed": "#9467bd", "drifted": "#d62728",
-                "wrong spread": "#ff7f0e", "wrong shape": "#8c564b", "mode dropped": "#e377c2"}
-# Curves of several recipes on one axis: none of them is target blue, D green or G red, so a recipe's
-# line is never read as the data, D or G.
-RECIPE_COLORS = ("#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#e377c2", "#7f7f7f", "#bcbd22")
+# The course palette (ganlib.palette): one colour per role, colour-blind safe for the roles drawn together.
+LABEL_COLORS = {label: COLORS[label] for label in LABELS}
 
 
 def new_figure(
@@ -96,9 +93,9 @@ def plot_density(
         inside = s[(s >= lo) & (s <= hi)]
         if s.size and not inside.size:
             ax.text(0.5, 0.5, "all generated values lie outside this range", transform=ax.transAxes,
-                    ha="center", fontsize=8, color=COLORS["gen"])
+                    ha="center", fontsize=8, color=COLORS["G"])
         if inside.size:
-            ax.hist(inside, bins=bins, range=(lo, hi), density=True, color=COLORS["gen"], alpha=0.45, label=label)
+            ax.hist(inside, bins=bins, range=(lo, hi), density=True, color=COLORS["G"], alpha=0.45, label=label)
             if stats and s.size > 2:
                 m, sd = s.mean(), s.std()
                 z = (s - m) / sd if sd > 0 else np.zeros_like(s)
@@ -133,15 +130,15 @@ def plot_ideal_map(
     fig, ax = _ax_or_new(ax)
     if z is None:
         z = _noise_grid(noise)
-    ax.plot(z, ideal_generator(target, noise, z), color=COLORS["ideal"], lw=2.5, label="ideal G*(z), increasing")
+    ax.plot(z, ideal_generator(target, noise, z), color=COLORS["G*"], lw=2.5, label="ideal G*(z), increasing")
     if both:
-        ax.plot(z, ideal_generator(target, noise, z, decreasing=True), color=COLORS["ideal"], lw=1.8, ls="--",
+        ax.plot(z, ideal_generator(target, noise, z, decreasing=True), color=COLORS["G*"], lw=1.8, ls="--",
                 label="ideal, decreasing")
     if maps is not None:
         maps = np.atleast_2d(maps)
         for i, row in enumerate(maps):
             lab = labels[i] if labels is not None else ("learned G(z)" if i == 0 else None)
-            ax.plot(z, row, color=COLORS["gen"], lw=1.2, alpha=0.8 if len(maps) == 1 else 0.35, label=lab)
+            ax.plot(z, row, color=COLORS["G"], lw=1.2, alpha=0.8 if len(maps) == 1 else 0.35, label=lab)
     ax.set_xlabel("noise z")
     ax.set_ylabel("x = G(z)")
     ax.legend(fontsize=8, loc="best")
@@ -165,7 +162,7 @@ def plot_moments(history, target: Distribution, *, axes: Sequence[Axes] | None =
         vals = getattr(history, key)
         alpha = 0.9 if vals.shape[0] == 1 else 0.35
         for row in vals:
-            ax.plot(r, row, color=COLORS["gen"], alpha=alpha, lw=1)
+            ax.plot(r, row, color=COLORS["G" if key == "mean" else "std"], alpha=alpha, lw=1)
         ax.axhline(truth, color=COLORS["target"], ls="--", lw=1.5, label=f"target {key} {truth:g}")
         ax.set_xlabel("round")
         ax.set_ylabel(f"generated {key}")
@@ -179,9 +176,10 @@ def plot_w1(history, target: Distribution, *, ax: Axes | None = None, success_li
     vals = history.w1 / target.std
     alpha = 0.9 if vals.shape[0] == 1 else 0.35
     for row in vals:
-        ax.plot(history.eval_round, row, color=COLORS["gen"], alpha=alpha, lw=1)
+        ax.plot(history.eval_round, row, color=COLORS["G"], alpha=alpha, lw=1)
     if success_line:
-        ax.axhline(SUCCESS_W1_FRACTION, color="k", ls=":", lw=1, label=f"success: W1 < {SUCCESS_W1_FRACTION:g} sd")
+        ax.axhline(SUCCESS_W1_FRACTION, color=COLORS["reference"], ls=":", lw=1,
+                   label=f"success: W1 < {SUCCESS_W1_FRACTION:g} sd")
         ax.legend(fontsize=8, loc="upper right")
     ax.set_yscale("log")
     ax.set_xlabel("round")
@@ -214,13 +212,13 @@ def plot_losses(
     x = np.arange(d.shape[1]) + (smooth if history.d_loss.shape[1] >= smooth else 0)
     alpha = 0.9 if d.shape[0] == 1 else 0.3
     for i in range(d.shape[0]):
-        ax.plot(x, d[i], color=COLORS["d"], alpha=alpha, lw=1, label="D loss" if i == 0 else None)
-        ax.plot(x, g[i], color=COLORS["gen"], alpha=alpha, lw=1, label="G loss" if i == 0 else None)
+        ax.plot(x, d[i], color=COLORS["D"], alpha=alpha, lw=1, label="D loss" if i == 0 else None)
+        ax.plot(x, g[i], color=COLORS["G"], alpha=alpha, lw=1, label="G loss" if i == 0 else None)
     lines = dict(references or {})
     if reference is not None:
         lines[f"{reference:.3f}"] = reference
     for (name, value), style in zip(lines.items(), (":", "--", "-.")):
-        ax.axhline(value, color="k", ls=style, lw=1, label=name)
+        ax.axhline(value, color=COLORS["reference"], ls=style, lw=1, label=name)
     ax.set_xlabel("round")
     ax.set_ylabel("loss")
     ax.legend(fontsize=8, loc="best")
@@ -246,16 +244,16 @@ def plot_gallery(
         lo, hi = plot_range(target, None, 4.0)
         s = samples[i][np.isfinite(samples[i])]
         if s.size:
-            ax.hist(np.clip(s, lo, hi), bins=40, range=(lo, hi), density=True, color=COLORS["gen"], alpha=0.5)
+            ax.hist(np.clip(s, lo, hi), bins=40, range=(lo, hi), density=True, color=COLORS["G"], alpha=0.5)
         xs = np.linspace(lo, hi, 200)
         ax.plot(xs, target.pdf(xs), color=COLORS["target"], lw=1.2)
-        ax.set_title(titles[i], fontsize=8, color=label_colors[i] if label_colors else "k")
+        ax.set_title(titles[i], fontsize=8, color=label_colors[i] if label_colors else COLORS["text"])
         ax.set_yticks([])
         ax.tick_params(labelsize=7)
         if i + ncols >= k:  # the lowest panel of its column names the x axis (a figure-level label
             ax.set_xlabel("x", fontsize=8)  # would sit under the key below)
     # One key for all panels, and one y name for the grid (each panel's density scale differs).
-    fig.legend([Patch(color=COLORS["gen"], alpha=0.5), Line2D([], [], color=COLORS["target"])],
+    fig.legend([Patch(color=COLORS["G"], alpha=0.5), Line2D([], [], color=COLORS["target"])],
                ["the run's samples (histogram)", "target density"], loc="outside lower center", ncol=2, fontsize=8)
     fig.supylabel("density", fontsize=8)
     return fig
@@ -286,16 +284,16 @@ def plot_discriminator(
     ax2 = ax.twinx()
     d_values = np.atleast_2d(d_values)
     for i, row in enumerate(d_values):
-        ax2.plot(x, row, color=COLORS["d"], lw=1.5, alpha=0.9 if len(d_values) == 1 else 0.35,
+        ax2.plot(x, row, color=COLORS["D"], lw=1.5, alpha=0.9 if len(d_values) == 1 else 0.35,
                  label=ylabel if i == 0 else None)
     if d_star is not None:
         for i, row in enumerate(np.atleast_2d(d_star)):
-            ax2.plot(x, row, color=COLORS["d"], lw=1.2, ls="--", alpha=0.9 if np.ndim(d_star) == 1 else 0.35,
+            ax2.plot(x, row, color=COLORS["D*"], lw=1.2, ls="--", alpha=0.9 if np.ndim(d_star) == 1 else 0.35,
                      label="D*(x), the best D" if i == 0 else None)
     if ylabel == "D(x)":
         ax2.set_ylim(0, 1)
-        ax2.axhline(0.5, color=COLORS["d"], ls=":", lw=1, label="1/2")
-    ax2.set_ylabel(ylabel, color=COLORS["d"])
+        ax2.axhline(0.5, color=COLORS["D"], ls=":", lw=1, label="1/2")
+    ax2.set_ylabel(ylabel, color=COLORS["D"])
     # One key for both axes, in a band left free above the data: "best" placement sees only the twin
     # axis's curves, so it used to cover the histogram and the target drawn on the other axis.
     for a in (ax, ax2):
@@ -329,11 +327,12 @@ def plot_w1_strip(
     for i, values in enumerate(groups.values()):
         v = np.asarray(values, dtype=float)
         offsets = np.linspace(-0.2, 0.2, len(v)) if len(v) > 1 else np.zeros(1)
-        ax.scatter(i + offsets, np.clip(v, 1e-3, None), s=14, color=COLORS["gen"], alpha=0.6)
-        ax.plot([i - 0.3, i + 0.3], [np.median(v)] * 2, color="k", lw=2)
-    ax.axhline(SUCCESS_W1_FRACTION, color="k", ls=":", lw=1, label=f"success: W1 < {SUCCESS_W1_FRACTION:g} sd")
+        ax.scatter(i + offsets, np.clip(v, 1e-3, None), s=14, color=COLORS["G"], alpha=0.6)
+        ax.plot([i - 0.3, i + 0.3], [np.median(v)] * 2, color=COLORS["reference"], lw=2)
+    ax.axhline(SUCCESS_W1_FRACTION, color=COLORS["reference"], ls=":", lw=1,
+                   label=f"success: W1 < {SUCCESS_W1_FRACTION:g} sd")
     if floor is not None:
-        ax.axhline(floor, color="k", ls="--", lw=1, label=floor_label)
+        ax.axhline(floor, color=COLORS["reference"], ls="--", lw=1, label=floor_label)
     ax.set_yscale("log")
     ax.set_xticks(range(len(groups)), list(groups), rotation=40, ha="right", fontsize=8)
     ax.set_ylabel("W1 to target (sd)")
@@ -361,7 +360,7 @@ def sample_panel_figure(trainer) -> Figure:
     p = (np.arange(n) + 0.5) / n
     ax = axes[0, 1]
     for k, row in enumerate(np.sort(samples[:, :n], 1)):
-        ax.plot(p, row, color=COLORS["gen"], alpha=0.6, lw=1, label="G's sorted output" if k == 0 else None)
+        ax.plot(p, row, color=COLORS["G"], alpha=0.6, lw=1, label="G's sorted output" if k == 0 else None)
     ax.plot(p, trainer.target.icdf(p), color=COLORS["target"], lw=2, label="target quantiles")
     ax.set_xlabel("probability level p")
     ax.set_ylabel("value")
@@ -430,14 +429,16 @@ def _axis_name(name: str) -> str:
     return SWEEP_AXIS_NAMES.get(name, name)
 
 
-def plot_sweep_map(result: Mapping[str, Any], *, title: str | None = None, cmap: str = "RdYlGn") -> Figure:
+def plot_sweep_map(result: Mapping[str, Any], *, title: str | None = None, cmap: str = SEQUENTIAL_CMAP) -> Figure:
     """The map of where a GAN trains: success rate per cell of a sweep, with the failures that dominate.
 
     `result` is what `ganlib.sweep.sweep` returns (or its JSON, loaded). The first grid axis runs
     across, the second down; a third gives one panel per value. Each cell is coloured by its
     success rate and shows its successes out of its runs, then the label most of its failed runs
     got and how many got it (ties go to the label named first in LABELS, the order of the rule
-    that labels a run). Cells the result lacks are grey.
+    that labels a run). Cells the result lacks are left blank, with a dash. The colour scale is the
+    palette's (cividis: its lightness order survives every colour-vision deficiency), and each cell's
+    text is dark or light, whichever contrasts more with the cell.
     """
     names = list(result["grid"])
     if not 1 <= len(names) <= 3:
@@ -453,7 +454,7 @@ def plot_sweep_map(result: Mapping[str, Any], *, title: str | None = None, cmap:
     height = min(12.0, 1.0 + n_rows * (0.55 * len(ys) + 0.9))
     fig, axes = new_figure(n_rows, per_row, width, height)
     font = 7 if len(xs) <= 8 else 5.5
-    colours = matplotlib.colormaps[cmap].with_extremes(bad="#d9d9d9")
+    colours = matplotlib.colormaps[cmap].with_extremes(bad=COLORS["background"])
     image = None
     for i, facet in enumerate(facets):
         ax = axes.flat[i]
@@ -463,7 +464,7 @@ def plot_sweep_map(result: Mapping[str, Any], *, title: str | None = None, cmap:
                 key = tuple(v for v in (x, y, facet)[: len(names)])
                 cell = cells.get(key)
                 if cell is None:
-                    ax.text(c, r, "-", ha="center", va="center", fontsize=font)
+                    ax.text(c, r, "-", ha="center", va="center", fontsize=font, color=COLORS["text"])
                     continue
                 rates[r, c] = cell["success_rate"]
                 counts = cell["labels"]
@@ -473,9 +474,8 @@ def plot_sweep_map(result: Mapping[str, Any], *, title: str | None = None, cmap:
                 if failed:
                     top = max(failed, key=lambda lab: counts[lab])  # max keeps the first of equal counts
                     text += f"\n{top} {counts[top]}"
-                # Dark text on the light middle of the colour map, white on its dark ends.
-                dark = abs(rates[r, c] - 0.5) > 0.35
-                ax.text(c, r, text, ha="center", va="center", fontsize=font, color="white" if dark else "black")
+                ax.text(c, r, text, ha="center", va="center", fontsize=font,
+                        color=text_color_on(colours(float(rates[r, c]))))
         image = ax.imshow(np.ma.masked_invalid(rates), cmap=colours, vmin=0, vmax=1, aspect="auto")
         ax.set_xticks(range(len(xs)), [_axis_text(x) for x in xs], fontsize=8)
         ax.set_yticks(range(len(ys)), [_axis_text(y) for y in ys] if len(names) > 1 else [], fontsize=8)
@@ -517,7 +517,8 @@ def plot_budget(
     numbers of D steps a round, or different time a step, are compared at equal cost, not at equal
     rounds. `metric` "w1" draws W1 in target std with the success line, "ks" the KS distance. A run
     that diverged (NaN) counts as infinitely far, since it failed: a median or quartile it makes
-    infinite leaves a gap. Any other axis or metric, or no results, is a one-line ValueError.
+    infinite leaves a gap. Any other axis or metric, no results, or more results than the palette has
+    recipe colours (seven), is a one-line ValueError.
     """
     if axis not in BUDGET_AXIS_NAMES:
         raise ValueError(f"axis={axis!r} is not allowed: choose one of {', '.join(BUDGET_AXIS_NAMES)}")
@@ -525,6 +526,10 @@ def plot_budget(
         raise ValueError(f"metric={metric!r} is not allowed: choose one of w1, ks")
     if not results:
         raise ValueError("plot_budget needs at least one result to draw")
+    if len(results) > len(RECIPE_COLORS):
+        # Colours repeated on one axis would make two recipes one.
+        raise ValueError(f"plot_budget draws at most {len(RECIPE_COLORS)} results on one axis (the palette's "
+                         f"recipe colours); got {len(results)}")
     fig, ax = _ax_or_new(ax, 6.4, 3.6)
     for i, (name, result) in enumerate(results.items()):
         # A TrainResult carries its history and its trainer's target; a bare History needs target_std.
@@ -541,11 +546,12 @@ def plot_budget(
         # Infinite quantiles (and the NaN inf - inf makes in between) are drawn as gaps.
         low, mid, high = (np.where(np.isfinite(q), q, np.nan) for q in (low, mid, high))
         x = np.asarray(history.budget(axis), dtype=float)
-        colour = RECIPE_COLORS[i % len(RECIPE_COLORS)]
+        colour = RECIPE_COLORS[i]
         ax.fill_between(x, low, high, color=colour, alpha=0.2, lw=0)
         ax.plot(x, mid, color=colour, lw=1.8, label=f"{name} ({values.shape[0]} runs)")
     if metric == "w1":
-        ax.axhline(SUCCESS_W1_FRACTION, color="k", ls=":", lw=1, label=f"success: W1 < {SUCCESS_W1_FRACTION:g} sd")
+        ax.axhline(SUCCESS_W1_FRACTION, color=COLORS["reference"], ls=":", lw=1,
+                   label=f"success: W1 < {SUCCESS_W1_FRACTION:g} sd")
         ax.set_ylabel("W1 to target (sd)")
     else:
         ax.set_ylabel("KS distance to target")

@@ -201,18 +201,19 @@ def _json_number(v: float) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def train_pass(p: SweepPass) -> list[dict[str, Any]]:
+def train_pass(p: SweepPass, threads: int | None = None) -> list[dict[str, Any]]:
     """Train one pass (its cells' runs in one batched Trainer) and summarise each cell.
 
     Each cell: its grid values, success rate, median W1 (target units and target std) and the
-    count of every label that occurred. What a Dask task runs, and the serial sweep too.
+    count of every label that occurred. What a Dask task runs, and the serial sweep too. `threads`:
+    the Trainer's CPU threads (default GAN_COURSE_THREADS, else 1).
     """
     k = p.config.seeds
     rates = [p.rates(combo) for combo in p.combos]
     d_lr = torch.tensor([r["d_lr"] for r in rates for _ in range(k)], dtype=torch.float64)
     g_lr = torch.tensor([r["g_lr"] for r in rates for _ in range(k)], dtype=torch.float64)
     trainer = Trainer(p.config.replace(seeds=p.runs), d_lr=d_lr, g_lr=g_lr,
-                      run_seeds=[p.config.seed + j for _ in p.combos for j in range(k)])
+                      run_seeds=[p.config.seed + j for _ in p.combos for j in range(k)], threads=threads)
     trainer.step(p.config.rounds)
     runs = trainer.results(N_MEASURED)
     target = make_config_target(p.config)
@@ -248,7 +249,7 @@ def _train_pass_one_thread(p: SweepPass) -> list[dict[str, Any]]:
     """A Dask task: `train_pass` on one thread (a worker is one process per core), at the serial speed."""
     torch.set_num_threads(1)
     _restore_mmap_threshold()
-    return train_pass(p)
+    return train_pass(p, threads=1)
 
 
 def _worker_versions() -> dict[str, str]:
@@ -457,6 +458,7 @@ def sweep(
     progress: Progress | None = None,
     done: Sequence[dict[str, Any]] = (),
     on_cells: Callable[[list[dict[str, Any]], int], None] | None = None,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Train every grid cell on the same `config.seeds` seeds; learning rates share batched passes.
 
@@ -474,7 +476,8 @@ def sweep(
     trained whole or not at all, since splitting it would change its numbers' last bits).
     `on_cells(cells, unfinished)` is called after each pass with every finished cell so far, in
     grid order, and the count still to train, so that a caller can save them as they come.
-    Seconds and throughput count the passes trained in this call only.
+    Seconds and throughput count the passes trained in this call only. `threads`: the CPU threads of
+    each pass trained here (default GAN_COURSE_THREADS, else 1); a Dask worker trains on one.
     """
     if workers is not None and scheduler is not None:
         raise ValueError("give workers (a local cluster) or scheduler (a running one), not both")
@@ -501,7 +504,7 @@ def sweep(
         for i, p in enumerate(plan):
             if per_pass[i] is not None:
                 continue
-            per_pass[i] = train_pass(p)
+            per_pass[i] = train_pass(p, threads)
             n_done += p.cells
             finished()
             if progress is not None:

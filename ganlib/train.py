@@ -41,6 +41,7 @@ from ganlib.losses import (
 from ganlib.metrics import RunResult, evaluate, is_success, label_run, ran_off, ran_off_reason
 from ganlib.models import MinibatchDiscriminator, StackedMLP
 from ganlib.optim import BatchedOptimizer
+from ganlib.threads import course_threads, on_own_threads, using_threads
 
 # Fields that may change while a run is in progress (the next chunk uses them).
 LIVE_FIELDS = ("d_lr", "g_lr", "d_steps", "g_steps", "clip", "gp_weight")
@@ -517,6 +518,10 @@ class Trainer:
     of runs, all blocks on the same seeds. A config whose peak memory `estimate_memory` puts above
     MEMORY_BUDGET is refused with a one-line ValueError (`memory` holds the estimate of one that
     is not); if the machine runs out of memory anyway, the method raises a one-line MemoryError.
+
+    `threads` is the number of CPU threads its methods train and measure on (default: the
+    environment variable GAN_COURSE_THREADS, else 1; see ganlib.threads); each method gives the
+    caller's torch thread count back when it returns.
     """
 
     def __init__(
@@ -526,10 +531,13 @@ class Trainer:
         d_lr: torch.Tensor | None = None,
         g_lr: torch.Tensor | None = None,
         run_seeds: list[int] | None = None,
+        threads: int | None = None,
     ) -> None:
         self.config = config
+        self.threads = course_threads(threads)
         self.memory = check_memory(config)
-        self._build(d_lr, g_lr, run_seeds)
+        with using_threads(self.threads):
+            self._build(d_lr, g_lr, run_seeds)
 
     @_guard_memory("setting up the networks")
     def _build(self, d_lr: torch.Tensor | None, g_lr: torch.Tensor | None, run_seeds: list[int] | None) -> None:
@@ -716,6 +724,7 @@ class Trainer:
         if "g_lr" in changes:
             self.opt_g.lr = self.config.g_lr
 
+    @on_own_threads
     @_guard_memory("training")
     def step(self, n: int, callback: Callable[[Trainer], None] | None = None, *,
              evaluate_at_end: bool = True) -> Trainer:
@@ -890,6 +899,7 @@ class Trainer:
             raise ValueError(f"{what}({n}) needs about {need / 2**30:.1f} GiB for {n:,} values a run, more than the "
                              f"{MEMORY_BUDGET / 2**30:g} GiB budget (ganlib.train.MEMORY_BUDGET); ask for fewer values")
 
+    @on_own_threads
     @torch.inference_mode()
     @_guard_memory("sampling")
     def sample(self, n: int = N_FINAL) -> np.ndarray:
@@ -907,6 +917,7 @@ class Trainer:
             out[b] = self._to_user(self._generate_many(z, n, b)).cpu().numpy()
         return out
 
+    @on_own_threads
     @torch.inference_mode()
     def generator_map(self, z: np.ndarray | torch.Tensor) -> np.ndarray:
         """G(z) for each run at the given noise values (per-value G with one noise input): (K, len(z))."""
@@ -916,6 +927,7 @@ class Trainer:
         out = self.G(zt.view(1, -1, 1).expand(self.k, -1, 1))
         return self._to_user(out.reshape(self.k, -1)).cpu().numpy()
 
+    @on_own_threads
     @torch.inference_mode()
     def discriminator_curve(self, x: np.ndarray | torch.Tensor) -> np.ndarray:
         """D at each value x (D must see one value at a time): (K, len(x)).
@@ -939,6 +951,7 @@ class Trainer:
             out = torch.sigmoid(out)
         return out.double().cpu().numpy()
 
+    @on_own_threads
     @torch.inference_mode()
     @_guard_memory("measuring the results")
     def results(self, n: int = N_FINAL) -> list[RunResult]:
@@ -996,16 +1009,18 @@ def train(
     progress: Callable[[Trainer], None] | None = None,
     *,
     n_final: int = N_FINAL,
+    threads: int | None = None,
 ) -> TrainResult:
     """Train `config.seeds` runs for `config.rounds` rounds and measure them on n_final samples each.
 
     A config over the memory budget raises a one-line ValueError before anything is allocated
-    (see `check_memory`); running out of memory anyway raises a one-line MemoryError.
+    (see `check_memory`); running out of memory anyway raises a one-line MemoryError. `threads`:
+    CPU threads (default GAN_COURSE_THREADS, else 1; see `Trainer`).
     """
     # Before training: a bad n_final must not cost the run.
     n_final = _count("n_final", n_final, 1, "a number of values")
     t0 = time.perf_counter()
-    trainer = Trainer(config)
+    trainer = Trainer(config, threads=threads)
     trainer.step(config.rounds, progress)
     seconds = time.perf_counter() - t0
     # Results first: they may mark a run that ran off at the end, which the history then shows.

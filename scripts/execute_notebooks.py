@@ -49,7 +49,7 @@ def main() -> int:
     p.add_argument("--json", help="write {notebook: seconds} here")
     args = p.parse_args()
     os.environ["IPYKERNEL_CELL_NAME"] = "<IPY-INPUT>"
-    os.environ["OMP_NUM_THREADS"] = "1"  # as in test.sh and lab.sh: the kernel inherits it
+    os.environ["OMP_NUM_THREADS"] = "1"  # as test.py does for its two workers: the kernel inherits it
     paths = args.paths or sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "notebooks", "[0-9]*.ipynb")))
     times = {}
     for path in paths:

@@ -77,7 +77,7 @@ def test_train_counts_close_runs_from_the_labels(monkeypatch, capsys):
 
     labels = [*LABELS, "wrong shape"]
     runs = [SimpleNamespace(label=lab, success=lab == "good") for lab in labels]
-    monkeypatch.setattr(cli, "train", lambda config, progress: SimpleNamespace(runs=runs, seconds=1.0))
+    monkeypatch.setattr(cli, "train", lambda config, progress, **kw: SimpleNamespace(runs=runs, seconds=1.0))
     monkeypatch.setattr(cli, "format_table", lambda runs, std: "")
     assert main(["train", "--rounds", "1"]) == 0
     out = capsys.readouterr().out

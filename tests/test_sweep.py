@@ -215,7 +215,7 @@ def test_a_local_cluster_gives_the_serial_numbers_exactly(tiny, monkeypatch):
     serial_seen, dask_seen = [], []
     serial = sweep(c, DASK_GRID, progress=lambda *a: serial_seen.append(a))
     # The tasks must run in the workers' processes: here, training a pass now fails.
-    monkeypatch.setattr(sweep_module, "train_pass", lambda p: pytest.fail("a pass trained in the test process"))
+    monkeypatch.setattr(sweep_module, "train_pass", lambda p, *args: pytest.fail("a pass trained in the test process"))
     on_dask = sweep(c, DASK_GRID, workers=2, progress=lambda *a: dask_seen.append(a))
     assert on_dask["cells"] == serial["cells"]
     assert (on_dask["config"], on_dask["grid"]) == (serial["config"], serial["grid"])

@@ -592,14 +592,18 @@ def test_measuring_by_blocks_equals_measuring_all_runs_at_once(dtype, atol, tiny
     monkeypatch.setattr(train_module, "_BLOCK_BYTES", 1)
     blocks = Trainer(c).step(30)
     assert len(blocks._blocks(c.eval_samples)) == 5
+    # Skew and kurtosis are third and fourth powers of standardised values: a value's rounding delta becomes
+    # about k * E|z|^(k-1) * delta / std, and a narrow run (std well below its values' size, early in training)
+    # magnifies it. Ten times the values' bound covers them (torch 2.4's float32 kurtosis: 1.2e-5 apart).
+    tol = {name: atol * (10 if name in ("skew", "kurtosis") else 1) for name in EVALS}
     for name in EVALS:
-        np.testing.assert_allclose(getattr(blocks.history, name), getattr(whole_history, name), rtol=0, atol=atol,
-                                   err_msg=name)
+        np.testing.assert_allclose(getattr(blocks.history, name), getattr(whole_history, name), rtol=0,
+                                   atol=tol[name], err_msg=name)
     np.testing.assert_allclose(blocks.sample(3000), whole_sample, rtol=0, atol=atol)
     for a, b in zip(blocks.results(3000), whole_results):
         assert (a.seed, a.label, a.success) == (b.seed, b.label, b.success)
         for name in EVALS:
-            assert getattr(a, name) == pytest.approx(getattr(b, name), abs=atol), name
+            assert getattr(a, name) == pytest.approx(getattr(b, name), abs=tol[name]), name
 
 
 @pytest.mark.parametrize(("changes", "part", "reduce"), [

@@ -9,6 +9,7 @@ from typing import Any
 import ipywidgets as W
 
 from ganlib.config import ACTIVATIONS, FEATURES, GP_SIDES, LOSSES, NOISES, OPTIMIZERS, TARGETS, Config
+from ganlib.palette import COLORS
 from ganlib.train import Trainer
 
 # 300 px per control with a 100 px description: three fit side by side in a notebook at 1366 px
@@ -127,7 +128,7 @@ def divergence_message(trainer: Trainer) -> str | None:
 
 def message_html(text: str, level: str = "warning") -> str:
     """A coloured one-line message for an HTML widget ('' for no message)."""
-    color = {"warning": "#b35900", "error": "#b30000", "info": "#335"}[level]
+    color = COLORS[level]  # the palette's warning, error and info colours
     return f'<span style="color:{color}">{text}</span>' if text else ""
 
 

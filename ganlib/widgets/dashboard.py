@@ -35,7 +35,7 @@ from typing import Any
 import ipywidgets as W
 import numpy as np
 
-from ganlib import plots
+from ganlib import palette, plots
 from ganlib.config import Config
 from ganlib.distributions import ideal_generator
 from ganlib.metrics import optimal_discriminator
@@ -53,8 +53,6 @@ from ganlib.widgets.live_plot import LivePlot
 from ganlib.widgets.panel import running_loop
 
 ALL_DIVERGED = "all runs diverged: press Reset"
-_GREY = "#555555"
-_STD = "#ff7f0e"
 
 
 class DashboardFrames:
@@ -96,25 +94,25 @@ class DashboardFrames:
             "title": f"G's samples (seed {seed})", "xlabel": "x", "ylabel": "density", "x": [self.lo, self.hi],
             "y_from_zero": True, "ylimits": [0.0, 4.0 * float(pdf.max())],
             "lines": [_line(pdf_x, pdf, c["target"], 2)],
-            "legend": [{"label": "G's histogram", "color": c["gen"], "kind": "bar"},
+            "legend": [{"label": "G's histogram", "color": c["G"], "kind": "bar"},
                        {"label": f"target {target.name} pdf", "color": c["target"]}],
         }]
         series: dict[str, dict[str, Any]] = {
-            "hist": {"panel": 0, "kind": "bars", "x0": self.lo, "x1": self.hi, "color": c["gen"], "alpha": 0.45},
+            "hist": {"panel": 0, "kind": "bars", "x0": self.lo, "x1": self.hi, "color": c["G"], "alpha": 0.45},
         }
         if self.per_value_d:
             d_label = "D(x)" if self.bce else "critic f(x)"
             panel = {"title": "what D says about each x", "xlabel": "x", "ylabel": d_label, "x": [self.lo, self.hi],
-                     "legend": [{"label": f"{d_label}{faint}", "color": c["d"]},
-                                {"label": "D* = pR/(pR+pG)", "color": c["ideal"], "dash": [5, 3]}]}
+                     "legend": [{"label": f"{d_label}{faint}", "color": c["D"]},
+                                {"label": "D* = pR/(pR+pG)", "color": c["D*"], "dash": [5, 3]}]}
             if self.bce:
-                panel.update(y=[0.0, 1.0], hlines=[{"y": 0.5, "color": c["d"], "dash": [2, 3], "width": 1}])
+                panel.update(y=[0.0, 1.0], hlines=[{"y": 0.5, "color": c["D"], "dash": [2, 3], "width": 1}])
             else:
                 panel.update(y2=[0.0, 1.0], y2label="D*")
             panels.append(panel)
-            series["d"] = {"panel": 1, "kind": "line", "x": self.xs.tolist(), "color": c["d"], "alpha": 0.35,
+            series["d"] = {"panel": 1, "kind": "line", "x": self.xs.tolist(), "color": c["D"], "alpha": 0.35,
                            "first_width": 2, "width": 1.2}
-            series["dstar"] = {"panel": 1, "kind": "line", "x": self.xs.tolist(), "color": c["ideal"], "width": 1.5,
+            series["dstar"] = {"panel": 1, "kind": "line", "x": self.xs.tolist(), "color": c["D*"], "width": 1.5,
                                "dash": [5, 3], "axis": 1 if self.bce else 2}
         else:
             q = target.icdf(self.p)
@@ -125,9 +123,9 @@ class DashboardFrames:
                 "x": [0.0, 1.0], "ylimits": [float(q[0]) - span, float(q[-1]) + span],
                 "lines": [_line(self.p, q, c["target"], 2)],
                 "legend": [{"label": "target quantiles", "color": c["target"]},
-                           {"label": f"G's sorted sample{faint}", "color": c["gen"]}],
+                           {"label": f"G's sorted sample{faint}", "color": c["G"]}],
             })
-            series["quantiles"] = {"panel": 1, "kind": "line", "x": self.p.tolist(), "color": c["gen"], "alpha": 0.35,
+            series["quantiles"] = {"panel": 1, "kind": "line", "x": self.p.tolist(), "color": c["G"], "alpha": 0.35,
                                    "first_width": 2, "width": 1.2}
         if self.has_map:
             inc = ideal_generator(target, tr.noise, self.z)
@@ -137,20 +135,20 @@ class DashboardFrames:
             panels.append({
                 "title": "G's map against both ideal maps", "xlabel": "noise z", "ylabel": "x = G(z)",
                 "x": [float(self.z[0]), float(self.z[-1])], "ylimits": [bottom - span, top + span],
-                "lines": [_line(self.z, inc, c["ideal"], 2.5), _line(self.z, dec, c["ideal"], 1.8, [6, 4])],
-                "legend": [{"label": "ideal, increasing", "color": c["ideal"], "width": 2.5},
-                           {"label": "decreasing", "color": c["ideal"], "dash": [6, 4]},
-                           {"label": f"G(z){faint}", "color": c["gen"]}],
+                "lines": [_line(self.z, inc, c["G*"], 2.5), _line(self.z, dec, c["G*"], 1.8, [6, 4])],
+                "legend": [{"label": "ideal, increasing", "color": c["G*"], "width": 2.5},
+                           {"label": "decreasing", "color": c["G*"], "dash": [6, 4]},
+                           {"label": f"G(z){faint}", "color": c["G"]}],
             })
-            series["map"] = {"panel": 2, "kind": "line", "x": self.z.tolist(), "color": c["gen"], "alpha": 0.35,
+            series["map"] = {"panel": 2, "kind": "line", "x": self.z.tolist(), "color": c["G"], "alpha": 0.35,
                              "first_width": 2, "width": 1.2}
         else:
             panels.append({"title": "G's map", "message": "G maps a whole noise vector: no map z -> x to draw"})
         panels.append({"title": "losses", "xlabel": "round", "ylabel": "loss", "x_from_zero": True,
-                       "xmin_span": 20, "legend": [{"label": "D loss", "color": c["d"]},
-                                                   {"label": "G loss", "color": c["gen"]}]})
-        series["d_loss"] = {"panel": 3, "kind": "line", "color": c["d"], "alpha": 0.35, "width": 1, "first_width": 1.5}
-        series["g_loss"] = {"panel": 3, "kind": "line", "color": c["gen"], "alpha": 0.35, "width": 1,
+                       "xmin_span": 20, "legend": [{"label": "D loss", "color": c["D"]},
+                                                   {"label": "G loss", "color": c["G"]}]})
+        series["d_loss"] = {"panel": 3, "kind": "line", "color": c["D"], "alpha": 0.35, "width": 1, "first_width": 1.5}
+        series["g_loss"] = {"panel": 3, "kind": "line", "color": c["G"], "alpha": 0.35, "width": 1,
                             "first_width": 1.5}
         panels.append({
             "title": "generated mean and std", "xlabel": "round", "ylabel": "mean and std", "x_from_zero": True,
@@ -158,20 +156,20 @@ class DashboardFrames:
             "hlines": [{"y": target.mean, "color": c["target"], "dash": [6, 4], "width": 1.5},
                        {"y": target.std, "color": c["target"], "dash": [2, 3], "width": 1.5}],
             "ylimits": [target.mean - 6 * target.std - 1, target.mean + 6 * target.std + 1],
-            "legend": [{"label": "mean", "color": c["gen"]}, {"label": "std", "color": _STD},
+            "legend": [{"label": "mean", "color": c["G"]}, {"label": "std", "color": c["std"]},
                        {"label": f"targets {target.mean:g}, {target.std:g}", "color": c["target"], "dash": [6, 4]}],
         })
-        series["mean"] = {"panel": 4, "kind": "line", "color": c["gen"], "alpha": 0.35, "width": 1, "first_width": 1.8}
-        series["std"] = {"panel": 4, "kind": "line", "color": _STD, "alpha": 0.35, "width": 1, "first_width": 1.8}
+        series["mean"] = {"panel": 4, "kind": "line", "color": c["G"], "alpha": 0.35, "width": 1, "first_width": 1.8}
+        series["std"] = {"panel": 4, "kind": "line", "color": c["std"], "alpha": 0.35, "width": 1, "first_width": 1.8}
         panels.append({
             "title": "W1 to the target", "xlabel": "round", "ylabel": "W1 / target std", "x_from_zero": True,
             "xmin_span": 20, "ylog": True, "ylimits": [1e-3, 1e3],
-            "hlines": [{"y": 0.1, "color": "#000000", "dash": [2, 3], "width": 1.2}],
-            "legend": [{"label": f"W1{faint}", "color": c["gen"]},
-                       {"label": "success: 0.1", "color": "#000000", "dash": [2, 3]}],
+            "hlines": [{"y": 0.1, "color": c["reference"], "dash": [2, 3], "width": 1.2}],
+            "legend": [{"label": f"W1{faint}", "color": c["G"]},
+                       {"label": "success: 0.1", "color": c["reference"], "dash": [2, 3]}],
         })
-        series["w1"] = {"panel": 5, "kind": "line", "color": c["gen"], "alpha": 0.35, "width": 1, "first_width": 1.8}
-        return {"rows": 2, "cols": 3, "panels": panels, "series": series}
+        series["w1"] = {"panel": 5, "kind": "line", "color": c["G"], "alpha": 0.35, "width": 1, "first_width": 1.8}
+        return {"rows": 2, "cols": 3, "panels": panels, "series": series, "theme": palette.theme()}
 
     # --- one frame ---
     def frame(self, full: bool = False) -> tuple[dict[str, Any], list[tuple[dict, list[np.ndarray]]]]:

@@ -4,6 +4,8 @@
 // The kernel sends `spec` (what stays fixed for a run) as a trait and each frame as a custom
 // message with float32 buffers. Data live in a store per widget model (keyed by the `uid`
 // trait), so every view draws the whole run. A view acknowledges what it drew, at most every ACK_MS.
+// Every colour comes from the kernel: the series' in `spec.series`, the frame's (text, grid, axes,
+// background) in `spec.theme`, both from ganlib's palette. This file names none.
 
 const STORES = new Map();
 const FONT = "11px sans-serif";
@@ -254,7 +256,7 @@ function yRange(panel, lines, bars, axis, fixed, log) {
 // Drawing
 // ---------------------------------------------------------------------------------------------
 
-function drawLegend(ctx, items, left, top, width) {
+function drawLegend(ctx, items, left, top, width, theme) {
   ctx.font = FONT;
   let x = left;
   let y = top;
@@ -278,7 +280,7 @@ function drawLegend(ctx, items, left, top, width) {
       ctx.stroke();
     }
     ctx.restore();
-    ctx.fillStyle = "#222";
+    ctx.fillStyle = theme.text;
     ctx.textAlign = "left";
     ctx.textBaseline = "alphabetic";
     ctx.fillText(it.label, x + 20, y);
@@ -304,6 +306,7 @@ function legendRows(ctx, items, width) {
 
 function drawPanel(ctx, spec, index, store, box) {
   const panel = spec.panels[index];
+  const theme = spec.theme || {};
   ctx.save();
   ctx.font = FONT;
   const title = store.titles[index] ?? panel.title ?? "";
@@ -312,14 +315,14 @@ function drawPanel(ctx, spec, index, store, box) {
   const top = box.y + 16 + nLegend * LINE_H + 6;
   const bottom = box.y + box.h - 30;
   // Title
-  ctx.fillStyle = "#111";
+  ctx.fillStyle = theme.text;
   ctx.font = TITLE_FONT;
   ctx.textAlign = "center";
   ctx.textBaseline = "alphabetic";
   ctx.fillText(title, box.x + box.w / 2, box.y + 13, box.w - 8);
   if (panel.message) {
     ctx.font = FONT;
-    ctx.fillStyle = "#555";
+    ctx.fillStyle = theme["muted text"];
     ctx.fillText(panel.message, box.x + box.w / 2, box.y + box.h / 2, box.w - 8);
     ctx.restore();
     return;
@@ -349,11 +352,11 @@ function drawPanel(ctx, spec, index, store, box) {
   const sy = (v) => bottom - (((log ? Math.log10(v) : v) - ly0) / (ly1 - ly0)) * H;
   const sy2 = hasY2 ? (v) => bottom - ((v - panel.y2[0]) / (panel.y2[1] - panel.y2[0])) * H : sy;
   // Legend rows under the title
-  drawLegend(ctx, legend, box.x + 25, box.y + 16 + LINE_H - 2, box.w - 50);
+  drawLegend(ctx, legend, box.x + 25, box.y + 16 + LINE_H - 2, box.w - 50, theme);
   // Axes, grid and ticks
-  ctx.strokeStyle = "#ddd";
+  ctx.strokeStyle = theme.grid;
   ctx.lineWidth = 1;
-  ctx.fillStyle = "#333";
+  ctx.fillStyle = theme.text;
   ctx.textAlign = "right";
   ctx.textBaseline = "middle";
   for (const t of yt.ticks) {
@@ -380,10 +383,10 @@ function drawPanel(ctx, spec, index, store, box) {
     ctx.textBaseline = "middle";
     for (const t of y2t.ticks) ctx.fillText(formatTick(t, y2t.step), right + 4, sy2(t));
   }
-  ctx.strokeStyle = "#888";
+  ctx.strokeStyle = theme.axes;
   ctx.strokeRect(left + 0.5, top + 0.5, W, H);
   // Axis labels
-  ctx.fillStyle = "#222";
+  ctx.fillStyle = theme.text;
   ctx.textAlign = "center";
   ctx.textBaseline = "bottom";
   ctx.fillText(panel.xlabel || "", left + W / 2, box.y + box.h - 1);
@@ -459,9 +462,9 @@ function drawPanel(ctx, spec, index, store, box) {
     ctx.font = MONO;
     const rows = String(text).split("\n");
     const tw = Math.max(...rows.map((r) => ctx.measureText(r).width));
-    ctx.fillStyle = "rgba(255,255,255,0.8)";
+    ctx.fillStyle = colorWithAlpha(theme.background, 0.8);
     ctx.fillRect(left + 3, top + 3, tw + 8, rows.length * LINE_H + 4);
-    ctx.fillStyle = "#222";
+    ctx.fillStyle = theme.text;
     ctx.textAlign = "left";
     ctx.textBaseline = "top";
     rows.forEach((r, i) => ctx.fillText(r, left + 7, top + 5 + i * LINE_H));
@@ -481,9 +484,10 @@ function drawAll(canvas, el, model, store) {
   }
   const ctx = canvas.getContext("2d");
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  ctx.fillStyle = "#fff";
-  ctx.fillRect(0, 0, width, height);
+  ctx.clearRect(0, 0, width, height);
   if (!spec || !spec.panels) return;
+  ctx.fillStyle = (spec.theme || {}).background;
+  ctx.fillRect(0, 0, width, height);
   const rows = spec.rows || 1;
   const cols = spec.cols || 1;
   const cw = width / cols;

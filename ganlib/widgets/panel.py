@@ -502,16 +502,16 @@ def dashboard_figure(trainer: Trainer, n_samples: int = 2000) -> Figure:
         bce = trainer.config.loss == "bce"
         curves = trainer.discriminator_curve(xs)
         for i, row in enumerate(curves):
-            ax.plot(xs, row, color=plots.COLORS["d"], lw=1.5, alpha=0.9 if i == 0 else 0.35,
+            ax.plot(xs, row, color=plots.COLORS["D"], lw=1.5, alpha=0.9 if i == 0 else 0.35,
                     label=("D(x)" if bce else "critic f(x)") if i == 0 else None)
         # D* is a probability: on D's own axis for BCE, on a second axis beside a critic's values.
         dstar_ax = ax if bce else ax.twinx()
         if first is not None:
-            dstar_ax.plot(xs, optimal_discriminator(xs, first, target), color=plots.COLORS["ideal"], lw=1.5,
+            dstar_ax.plot(xs, optimal_discriminator(xs, first, target), color=plots.COLORS["D*"], lw=1.5,
                           ls="--", label="D* = p_R/(p_R+p_G)")
         dstar_ax.set_ylim(-0.02, 1.02)
         if bce:
-            ax.axhline(0.5, color=plots.COLORS["d"], ls=":", lw=1)
+            ax.axhline(0.5, color=plots.COLORS["D"], ls=":", lw=1)
             ax.set_ylabel("D(x)")
         else:
             ax.set_ylabel("critic f(x)")
@@ -528,7 +528,7 @@ def dashboard_figure(trainer: Trainer, n_samples: int = 2000) -> Figure:
         p = (np.arange(q.shape[1]) + 0.5) / q.shape[1]
         ax.plot(p, target.icdf(p), color=plots.COLORS["target"], lw=2, label="target quantiles")
         for i, row in enumerate(q):
-            ax.plot(p, row, color=plots.COLORS["gen"], alpha=0.4, lw=1, label="G's sorted sample" if i == 0 else None)
+            ax.plot(p, row, color=plots.COLORS["G"], alpha=0.4, lw=1, label="G's sorted sample" if i == 0 else None)
         ax.set_xlabel("probability p")
         ax.set_ylabel("quantile")
         ax.legend(fontsize=8)
@@ -549,8 +549,8 @@ def dashboard_figure(trainer: Trainer, n_samples: int = 2000) -> Figure:
     axes[1, 1].set_title("generated mean and std", fontsize=10)
     ax = axes[1, 2]
     for i, row in enumerate(h.w1 / target.std):
-        ax.plot(h.eval_round, row, color=plots.COLORS["gen"], alpha=0.9 if i == 0 else 0.35, lw=1)
-    ax.axhline(0.1, color="k", ls=":", lw=1, label="success: 0.1")
+        ax.plot(h.eval_round, row, color=plots.COLORS["G"], alpha=0.9 if i == 0 else 0.35, lw=1)
+    ax.axhline(0.1, color=plots.COLORS["reference"], ls=":", lw=1, label="success: 0.1")
     ax.set_yscale("log")
     ax.set_xlabel("round")
     ax.set_ylabel("W1 / target std")

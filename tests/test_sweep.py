@@ -469,7 +469,10 @@ RESUME_ARGV = ["sweep", "--grid", "d_steps=1,30", "--rounds", "300", "--seeds", 
 
 def _start(argv, **kwargs):
     """`python -m ganlib ARGV` that says "ready" on stderr once ganlib is imported (its signal handling in place)."""
-    code = ("import sys; from ganlib.cli import main; print('ready', file=sys.stderr, flush=True); "
+    # SIGINT's default handler set explicitly: a test run started in the background (`.ci/run &`) passes
+    # SIGINT down as ignored, and Python then leaves it ignored, so Ctrl-C would never arrive.
+    code = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "from ganlib.cli import main; print('ready', file=sys.stderr, flush=True); "
             "sys.exit(main(sys.argv[1:]))")
     return subprocess.Popen([sys.executable, "-c", code, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, **kwargs)

@@ -19,6 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.text import Text
 
 from ganlib.distributions import Distribution, ideal_generator
 from ganlib.metrics import LABELS, SUCCESS_W1_FRACTION, optimal_discriminator
@@ -48,6 +49,17 @@ def _ax_or_new(ax: Axes | None, width: float = 6.4, height: float = 3.6) -> tupl
         return ax.figure, ax
     fig, axes = new_figure(1, 1, width, height)
     return fig, axes[0, 0]
+
+
+# The smallest text a figure keeps when it is projected (the course's figures are at most 9.5 in wide).
+MIN_FONT_PT = 9
+
+
+def readable(fig: Figure, pt: float = MIN_FONT_PT) -> Figure:
+    """Raise every text in `fig` (titles, labels, ticks, keys) to at least `pt` points; returns `fig`."""
+    for text in fig.findobj(Text):
+        text.set_fontsize(max(text.get_fontsize(), pt))
+    return fig
 
 
 def to_png(fig: Figure, dpi: int = 80) -> bytes:
@@ -409,7 +421,8 @@ def results_table_html(rows: Sequence[dict], columns: Sequence[str], floatfmt: s
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-__all__ = ["new_figure", "to_png", "plot_range", "plot_density", "plot_ideal_map", "plot_moments", "plot_w1",
+__all__ = ["new_figure", "to_png", "readable", "MIN_FONT_PT",
+           "plot_range", "plot_density", "plot_ideal_map", "plot_moments", "plot_w1",
            "plot_w1_strip", "sample_panel_figure", "critic_panel_figure",
            "plot_losses", "plot_gallery", "plot_discriminator", "results_table_html", "COLORS", "LABEL_COLORS",
            "RECIPE_COLORS"]

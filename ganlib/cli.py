@@ -1,4 +1,4 @@
-"""`python -m ganlib train|sweep|presets`: train or sweep from the shell, print a table, write JSON.
+"""`python -m ganlib train|sweep|flow|digits|presets`: train or sweep from the shell, print a table, write JSON.
 
 Every Config field is a flag (`d_lr` is `--d-lr`; tuples are comma-separated, `--g-hidden 50,50`),
 with `--mean`, `--std` and `--seeds` as the short names of the target and run count, and `--lr` setting
@@ -34,6 +34,8 @@ import numpy as np
 
 from ganlib import images
 from ganlib.config import FIELD_HELP, PRESETS, Config, preset
+from ganlib.flows import FLOW_FIELD_HELP, FlowConfig, FlowTrainer, train_flow
+from ganlib.flows import check_memory as flow_check_memory
 from ganlib.metrics import CLOSE_LABELS, SUCCESS_W1_FRACTION, RunResult
 from ganlib.outputs import StdoutClosed, atomic_write, check_outputs, npy_path, printing
 from ganlib.sweep import parse_grid, plan_sweep, sweep
@@ -203,28 +205,40 @@ def _cmd_train(args: argparse.Namespace) -> int:
     result = train(config, progress, threads=args.threads)
     if stderr_tty:
         print(file=sys.stderr)
+    _report(args, config.to_dict(), config.rounds, config.target_std, result)
+    return 0
+
+
+def _runs_payload(result: Any, target_std: float) -> list[dict[str, Any]]:
+    """Each run's final results and its W1 at every evaluation, as `train --json` and `flow --json` write them."""
+    w1_evals = result.history.w1
+    return [
+        {"seed": r.seed, "mean": _clean(r.mean), "std": _clean(r.std), "skew": _clean(r.skew),
+         "kurtosis": _clean(r.kurtosis), "w1": _clean(r.w1), "w1_sigma": _clean(r.w1_sigma),
+         "ks": _clean(r.ks), "success": r.success,
+         "label": r.label, "diverged_at": r.diverged_at, "diverged_reason": r.diverged_reason,
+         # W1 at each evaluation of training (eval_samples values, aligned with "budget"), in
+         # target units and in target std; "w1" and "w1_sigma" above are the final 10,000 values'.
+         "w1_at_evals": [_clean(float(v)) for v in w1_evals[k]],
+         "w1_sigma_at_evals": [_clean(float(v) / target_std) for v in w1_evals[k]]}
+        for k, r in enumerate(result.runs)
+    ]
+
+
+def _report(args: argparse.Namespace, config_dict: dict[str, Any], rounds: int, target_std: float, result: Any,
+            extra: dict[str, Any] | None = None) -> None:
+    """Write --json and --samples, then print the table: what `train` and `flow` report alike."""
     n_ok = sum(r.success for r in result.runs)
     # The files first, then the table: a reader that stops early (`| head`) must not cost the results.
     if args.json:
-        history = result.history
-        w1_evals = history.w1
         payload = {
-            "config": config.to_dict(),
+            "config": config_dict,
             "train_seconds": round(result.seconds, 3),
             "success_rate": n_ok / len(result.runs),
             "criterion": f"W1 < {SUCCESS_W1_FRACTION:g} * target_std",
-            "budget": budget_record(history),
-            "runs": [
-                {"seed": r.seed, "mean": _clean(r.mean), "std": _clean(r.std), "skew": _clean(r.skew),
-                 "kurtosis": _clean(r.kurtosis), "w1": _clean(r.w1), "w1_sigma": _clean(r.w1_sigma),
-                 "ks": _clean(r.ks), "success": r.success,
-                 "label": r.label, "diverged_at": r.diverged_at, "diverged_reason": r.diverged_reason,
-                 # W1 at each evaluation of training (eval_samples values, aligned with "budget"), in
-                 # target units and in target std; "w1" and "w1_sigma" above are the final 10,000 values'.
-                 "w1_at_evals": [_clean(float(v)) for v in w1_evals[k]],
-                 "w1_sigma_at_evals": [_clean(float(v) / config.target_std) for v in w1_evals[k]]}
-                for k, r in enumerate(result.runs)
-            ],
+            **(extra or {}),
+            "budget": budget_record(result.history),
+            "runs": _runs_payload(result, target_std),
         }
         atomic_write(args.json, lambda fh: json.dump(payload, fh, indent=2), text=True)
     if args.samples:
@@ -232,10 +246,47 @@ def _cmd_train(args: argparse.Namespace) -> int:
         atomic_write(npy_path(args.samples), lambda fh: np.save(fh, samples))
     n_close = sum(r.label in CLOSE_LABELS for r in result.runs)
     with printing():
-        print(format_table(result.runs, config.target_std))
+        print(format_table(result.runs, target_std))
         print(f"success: {n_ok}/{len(result.runs)} runs with W1 < {SUCCESS_W1_FRACTION:g} x target std "
-              f"({SUCCESS_W1_FRACTION * config.target_std:.3g}); {config.rounds} rounds in {result.seconds:.1f} s")
+              f"({SUCCESS_W1_FRACTION * target_std:.3g}); {rounds} rounds in {result.seconds:.1f} s")
         print(f"mean and std close: {n_close}/{len(result.runs)} runs (labels good or wrong shape)")
+
+
+def _add_flow_flags(p: argparse.ArgumentParser) -> None:
+    for f in dataclasses.fields(FlowConfig):
+        names = [f"--{f.name.replace('_', '-')}"] + ALIASES.get(f.name, [])
+        default = f.default
+        text = f"{FLOW_FIELD_HELP[f.name]}; default {_flag_value(default)}".replace("%", "%%")
+        if isinstance(default, bool):
+            p.add_argument(*names, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=text)
+        elif isinstance(default, tuple):
+            kind = int if all(isinstance(v, int) for v in default) else str
+            p.add_argument(*names, dest=f.name, type=_tuple_of(kind), default=None, metavar="A,B", help=text)
+        else:
+            kind = type(default)
+            p.add_argument(*names, dest=f.name, type=kind, default=None, metavar=kind.__name__.upper(), help=text)
+
+
+def _cmd_flow(args: argparse.Namespace) -> int:
+    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(FlowConfig)
+                 if getattr(args, f.name) is not None}
+    config = FlowConfig(**overrides)
+    if args.mixture_separation is not None and config.target != "mixture":
+        print(f"ganlib: warning: --mixture-separation has no effect: only --target mixture has modes to separate "
+              f"(here --target {config.target})", file=sys.stderr)
+    flow_check_memory(config)
+    check_outputs([("--json", args.json, ""), ("--samples", args.samples, ".npy")])
+    stderr_tty = sys.stderr.isatty()
+
+    def progress(tr: FlowTrainer) -> None:
+        if stderr_tty:
+            print(f"\rround {tr.round}/{config.rounds}", end="", file=sys.stderr, flush=True)
+
+    result = train_flow(config, progress, threads=args.threads)
+    if stderr_tty:
+        print(file=sys.stderr)
+    _report(args, config.to_dict(), config.rounds, config.target_std, result,
+            {"method": "flow matching", "sampler": config.sampler, "evaluations_per_sample": config.evaluations})
     return 0
 
 
@@ -364,6 +415,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="train the passes on the Dask cluster at ADDRESS (tcp://host:8786)")
     add_threads_flag(s)
     sub.add_parser("presets", help="list the presets")
+    f = sub.add_parser("flow", help="train --seeds flow-matching runs (ganlib.flows) and report each as train does")
+    _add_flow_flags(f)
+    f.add_argument("--json", metavar="PATH", help="write config, time and per-run results as JSON (train's fields, "
+                                                  "plus method, sampler and evaluations_per_sample)")
+    f.add_argument("--samples", metavar="PATH", help="write a (seeds, 10000) .npy of generated values")
+    add_threads_flag(f)
     images.add_digits_parser(sub)
     return p
 
@@ -394,6 +451,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Commands say here what an interrupt would leave behind, as they write it.
     args.kept = {"train": "nothing was kept (train writes --json and --samples when it finishes)",
                  "digits": "nothing was kept (digits writes --json and --samples when it finishes)",
+                 "flow": "nothing was kept (flow writes --json and --samples when it finishes)",
                  "sweep": "nothing was kept (with --json a sweep keeps each pass's cells as it finishes)",
                  }.get(args.command, "nothing was written")
     in_main_thread = threading.current_thread() is threading.main_thread()
@@ -426,6 +484,8 @@ def _run(args: argparse.Namespace) -> int:
             return _cmd_train(args)
         if args.command == "digits":
             return images.run_digits(args)
+        if args.command == "flow":
+            return _cmd_flow(args)
         return _cmd_sweep(args)
     except StdoutClosed:
         # The reader of stdout stopped early (`| head`): the files were written before the report, so the

@@ -60,6 +60,7 @@ from ganlib.train import (
     N_FINAL,
     History,
     TrainResult,
+    _Columns,
     _count,
     _HistoryBuffer,
     _stream_generators,
@@ -252,6 +253,21 @@ def loss_floor(target: Distribution, n: int = 1_000_000, seed: int = 0) -> float
     return float(2.0 - (u * u).mean())
 
 
+# Draws of (x_t, t) on which each evaluation measures E|v - u|^2 (`FlowTrainer.excess_loss`).
+EXCESS_DRAWS = 4000
+
+
+def _exact_draws(target: Distribution, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """n draws of x_t and t (normal noise, the standardised target) and the exact velocity u there."""
+    g = torch.Generator().manual_seed(seed)
+    standard = target.rescaled(0.0, 1.0)
+    x0 = torch.randn(n, generator=g, dtype=torch.float64)
+    x1 = standard.from_uniform(torch.rand(n, standard.n_uniforms, generator=g, dtype=torch.float64))
+    t = torch.rand(n, generator=g, dtype=torch.float64)
+    xt = (1 - t) * x0 + t * x1
+    return xt, t, exact_velocity(xt, t, target)
+
+
 def integrate(velocity: Callable[[torch.Tensor, float], torch.Tensor], x0: torch.Tensor, steps: int,
               sampler: str = "midpoint") -> torch.Tensor:
     """x(1) from x(0) = x0 under dx/dt = velocity(x, t), in `steps` equal steps of the Euler or midpoint rule.
@@ -344,6 +360,12 @@ class FlowTrainer:
         self.diverged_at: list[int | None] = [None] * self.k
         self.diverged_reason: list[str | None] = [None] * self.k
         self._buf = _HistoryBuffer(self.k)
+        # With a closed-form velocity (normal noise, a normal or mixture target, normalised units), each
+        # evaluation also records E|v - u|^2, the loss above its floor, on fixed draws (`excess_loss`).
+        self.has_exact = c.noise == "normal" and c.normalize and c.target in ("normal", "mixture")
+        self._excess = _Columns(self.k)
+        if self.has_exact:
+            self._excess_draws = _exact_draws(self.target, EXCESS_DRAWS, seed=0)
         self._x0_eval = self._draw_noise(c.eval_samples, _stream_generators(self.seeds, "eval"))
         self._record_eval()
 
@@ -481,8 +503,22 @@ class FlowTrainer:
             self._buf.budget[name].append(np.array([value]))
         for name in _HistoryBuffer.KEYS:
             self._buf.evals[name].append(m[name])
+        if self.has_exact:
+            self._excess.append(self._velocity_error(*self._excess_draws))
         if self.round > 0:
             self._check_scale(m["mean"], m["std"])
+
+    @property
+    def excess_loss(self) -> np.ndarray:
+        """E|v - u|^2 of each run at each evaluation, (K, evaluations): the flow loss above its floor L*.
+
+        Measured on EXCESS_DRAWS fixed (x_t, t) draws against `exact_velocity`; only with a closed form
+        (normal noise, a normal or mixture target, normalize=True), else a ValueError.
+        """
+        if not self.has_exact:
+            raise ValueError("excess_loss needs noise='normal', normalize=True and a normal or mixture target "
+                             "(where the exact velocity has a closed form)")
+        return self._excess.view().copy()
 
     def _check_scale(self, mean: np.ndarray, std: np.ndarray) -> None:
         for k in range(self.k):
@@ -542,18 +578,15 @@ class FlowTrainer:
         Monte Carlo over n (x0, x1, t) draws shared by all runs; normal noise and a normal or mixture
         target (the closed forms), normalised units.
         """
-        if self.config.noise != "normal" or not self.config.normalize:
-            raise ValueError("velocity_error needs noise='normal' and normalize=True (the closed form's setting)")
+        if not self.has_exact:
+            raise ValueError("velocity_error needs noise='normal', normalize=True and a normal or mixture target "
+                             "(where the exact velocity has a closed form)")
         n = _count("n", n, 1, "a number of draws")
-        g = torch.Generator().manual_seed(seed)
-        standard = self.target.rescaled(0.0, 1.0)
-        x0 = torch.randn(n, generator=g, dtype=torch.float64)
-        x1 = standard.from_uniform(torch.rand(n, standard.n_uniforms, generator=g, dtype=torch.float64))
-        t = torch.rand(n, generator=g, dtype=torch.float64)
-        xt = (1 - t) * x0 + t * x1
-        u = exact_velocity(xt, t, self.target)
+        return self._velocity_error(*_exact_draws(self.target, n, seed))
+
+    def _velocity_error(self, xt: torch.Tensor, t: torch.Tensor, u: torch.Tensor) -> np.ndarray:
         out = np.empty(self.k)
-        for b in self._blocks(n):
+        for b in self._blocks(len(xt)):
             rows = b.stop - b.start
             x = xt.view(1, -1, 1).expand(rows, -1, 1).to(self.device, self.dtype)
             tt = t.view(1, -1, 1).expand(rows, -1, 1).to(self.device, self.dtype)
@@ -601,4 +634,4 @@ def train_flow(config: FlowConfig, progress: Callable[[FlowTrainer], None] | Non
 
 
 __all__ = ["FlowConfig", "FlowTrainer", "train_flow", "exact_velocity", "loss_floor", "integrate", "SAMPLERS",
-           "EVALS_PER_STEP", "FLOW_FIELD_HELP", "flow_target", "estimate_memory", "check_memory"]
+           "EVALS_PER_STEP", "EXCESS_DRAWS", "FLOW_FIELD_HELP", "flow_target", "estimate_memory", "check_memory"]

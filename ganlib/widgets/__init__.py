@@ -19,6 +19,7 @@ from ganlib.widgets.panel import (
     Panel,
     RunCancelled,
     dashboard_figure,
+    flow_figure,
     readable_png,
     summary_html,
     train_progressively,
@@ -27,5 +28,5 @@ from ganlib.widgets.panel import (
 from ganlib.widgets.progress import Progress, progress
 
 __all__ = ["FieldSpec", "FIELD_SPECS", "make_control", "config_with", "Panel", "RunCancelled", "training_panel",
-           "train_progressively", "summary_html", "divergence_message", "Dashboard", "DashboardFrames",
+           "train_progressively", "flow_figure", "summary_html", "divergence_message", "Dashboard", "DashboardFrames",
            "dashboard_figure", "LivePlot", "readable_png", "Progress", "progress", "ALL_DIVERGED"]

@@ -9,6 +9,7 @@ from typing import Any
 import ipywidgets as W
 
 from ganlib.config import ACTIVATIONS, FEATURES, GP_SIDES, LOSSES, NOISES, OPTIMIZERS, TARGETS, Config
+from ganlib.flows import SAMPLERS, FlowConfig
 from ganlib.palette import COLORS
 from ganlib.train import Trainer
 
@@ -67,13 +68,17 @@ FIELD_SPECS: dict[str, FieldSpec] = {
     "lr_decay": FieldSpec("log", "final lr factor", -2.0, 0.0, 0.1),
     "g_activations": FieldSpec("choice", "G activation", options=ACTIVATIONS),
     "normalize": FieldSpec("choice", "standardise", options=(True, False)),
+    # Flow matching (ganlib.flows.FlowConfig): one network, its rate, and the sampler's cost.
+    "lr": FieldSpec("log", "learning rate", -5.0, -0.5, 0.1),
+    "evaluations": FieldSpec("select", "evaluations/sample", options=(2, 4, 6, 8, 10, 16, 20, 32, 50, 100)),
+    "sampler": FieldSpec("choice", "sampler", options=SAMPLERS),
 }
 
 
 def field_value(config: Config, name: str) -> Any:
     """The value a control for `name` shows for `config` (handles the pseudo-fields)."""
     if name == "width":
-        return config.g_hidden[0]
+        return config.hidden[0] if isinstance(config, FlowConfig) else config.g_hidden[0]
     if name == "g_activations":
         return config.g_activations[0]
     return getattr(config, name)
@@ -109,8 +114,11 @@ def config_with(config: Config, values: dict[str, Any]) -> Config:
     changes = dict(values)
     if "width" in changes:
         w = int(changes.pop("width"))
-        changes["g_hidden"] = (w,) * len(config.g_hidden)
-        changes["d_hidden"] = (w,) * len(config.d_hidden)
+        if isinstance(config, FlowConfig):
+            changes["hidden"] = (w,) * len(config.hidden)
+        else:
+            changes["g_hidden"] = (w,) * len(config.g_hidden)
+            changes["d_hidden"] = (w,) * len(config.d_hidden)
     if "g_activations" in changes:
         changes["g_activations"] = (changes["g_activations"],) * len(config.g_hidden)
     return config.replace(**changes)

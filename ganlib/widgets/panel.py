@@ -34,6 +34,7 @@ from matplotlib.text import Text
 
 from ganlib import plots
 from ganlib.config import Config
+from ganlib.flows import FlowConfig, FlowTrainer
 from ganlib.metrics import CLOSE_LABELS, optimal_discriminator
 from ganlib.train import Trainer
 from ganlib.widgets.controls import (
@@ -366,7 +367,7 @@ class Panel:
 
 
 def train_progressively(
-    config: Config,
+    config: Config | FlowConfig,
     panel: Panel,
     render: Callable[[Trainer], Figure],
     *,
@@ -382,9 +383,9 @@ def train_progressively(
     about `piece_seconds`, sized from the measured time per round: each piece ends at a progress
     point where a cancelled run stops, so Cancel answers within about that time whatever a round
     costs. Redraws come at most every `redraw_seconds`. Divergence is reported in the panel's
-    message line.
+    message line. A `FlowConfig` trains a `FlowTrainer` the same way.
     """
-    trainer = Trainer(config)
+    trainer = FlowTrainer(config) if isinstance(config, FlowConfig) else Trainer(config)
     total = config.rounds
     per_round = 0.0
     t_start = time.perf_counter()
@@ -559,5 +560,31 @@ def dashboard_figure(trainer: Trainer, n_samples: int = 2000) -> Figure:
     return fig
 
 
+def flow_figure(trainer: FlowTrainer, n_samples: int = 2000) -> Figure:
+    """Three panels of a flow-matching run: its first seed's histogram against the target, every run's
+    map z -> x against the increasing ideal map, and every run's W1 in target std over the rounds."""
+    fig, axes = plots.new_figure(1, 3, 12.0, 3.6, fast=True)
+    target, h = trainer.target, trainer.history
+    samples = trainer.sample(n_samples)
+    lo, hi = plots.plot_range(target, None, 4.0)
+    first = samples[0] if np.isfinite(samples[0]).all() else None
+    plots.plot_density(target, first, ax=axes[0, 0], xlim=(lo, hi),
+                       title=f"round {trainer.round}: samples, {trainer.config.evaluations} evaluations")
+    z = np.linspace(-2.5, 2.5, 101) if trainer.config.noise == "normal" else plots._noise_grid(trainer.noise)
+    plots.plot_ideal_map(target, trainer.noise, trainer.transport_map(z), z, ax=axes[0, 1], both=False)
+    axes[0, 1].set_title("the flow's map z -> x(1) and the ideal map", fontsize=10)
+    ax = axes[0, 2]
+    for i, row in enumerate(h.w1 / target.std):
+        ax.plot(h.eval_round, row, color=plots.COLORS["G"], alpha=0.9 if i == 0 else 0.35, lw=1)
+    ax.axhline(0.1, color=plots.COLORS["reference"], ls=":", lw=1, label="success: 0.1")
+    ax.set_yscale("log")
+    ax.set_xlabel("round")
+    ax.set_ylabel("W1 / target std")
+    ax.legend(fontsize=9)
+    ax.set_title("W1 to the target", fontsize=10)
+    return fig
+
+
 __all__ = ["Panel", "RunCancelled", "training_panel", "train_progressively", "summary_html", "dashboard_figure",
+           "flow_figure",
            "readable_png", "running_loop", "MIN_TEXT_PX"]

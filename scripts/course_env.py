@@ -14,7 +14,8 @@ Python the student typed (3.7 or newer), before anything is installed.
    editable, with the extras the command needs (`lab`: none, the runtime only; `test`: dev), every
    other package held to the known-good set (constraints/known-good.txt) where it applies to this
    Python. A torch already in the venv is kept.
-4. Run: JupyterLab on notebooks/00_start_here.ipynb, or every test.
+4. Run: JupyterLab on notebooks/00_start_here.ipynb, or every test, or (`site`, with the site extra) the build
+   of the course's website into _build/html (scripts/build_site.py).
 """
 
 from __future__ import annotations
@@ -325,14 +326,17 @@ def test_steps(py: Path, args: Sequence[str]) -> list[tuple[str, list[str], dict
     nbval = ["--nbval", "--nbval-sanitize-with", "tests/nbval_sanitize.cfg"]
     pytest = [str(py), "-m", "pytest"]
     return [
-        ("lint", [str(py), "-m", "ruff", "check", "ganlib", "tests", "benchmarks", "notebooks", "scripts", "lab.py",
-                  "test.py"], {}),
+        ("lint", [str(py), "-m", "ruff", "check", "ganlib", "tests", "benchmarks", "notebooks", "scripts", "site",
+                  "lab.py", "test.py", "site.py"], {}),
         ("unit, widget and notebook tests", [*pytest, "-n", "2", "--dist", "loadfile", *nbval, "tests", "notebooks",
-                                             "--ignore=tests/test_browser.py", *args], {}),
+                                             "--ignore=tests/test_browser.py", "--ignore=tests/test_site.py", *args],
+         {}),
         ("the notebooks again, on seed block GAN_COURSE_SEED=1000, against the same saved outputs",
          [*pytest, "-n", "2", "--dist", "loadfile", *nbval, "notebooks", *args], {"GAN_COURSE_SEED": "1000"}),
-        # Alone, because it measures how many times a second the dashboard redraws in the browser.
-        ("the browser test (JupyterLab and Chromium)", [*pytest, "tests/test_browser.py", *args], {}),
+        # Alone, because the first measures how many times a second the dashboard redraws in the browser, and
+        # the second builds the website (Jupyter Book 2) and opens every page of it.
+        ("the browser tests (JupyterLab, the website, Chromium)",
+         [*pytest, "tests/test_browser.py", "tests/test_site.py", *args], {}),
     ]
 
 
@@ -348,7 +352,8 @@ def test_environment(base: dict[str, str]) -> dict[str, str]:
 
 
 def main(command: str, args: Sequence[str] = ()) -> int:
-    """`lab` or `test`: set up as needed, then open the course or run every test; returns the exit status.
+    """`lab`, `test` or `site`: set up as needed, then open the course, run every test or build the website
+    (into _build/html); returns the exit status.
 
     `setup EXTRA...` only makes and fills the venv (with those extras).
     """
@@ -358,7 +363,7 @@ def main(command: str, args: Sequence[str] = ()) -> int:
         if command == "setup":  # scripts/ensure_env.sh: the venv with the extras given, nothing run
             ensure(list(args), venv)
             return 0
-        py = ensure(["dev"] if command == "test" else [], venv)
+        py = ensure({"test": ["dev"], "site": ["site"]}.get(command, []), venv)
     except RuntimeError as exc:
         print(f"gan-course: {exc}", file=sys.stderr)
         return 1
@@ -370,6 +375,8 @@ def main(command: str, args: Sequence[str] = ()) -> int:
         if is_windows(sys.platform):
             return subprocess.call(lab, env=env)
         os.execve(lab[0], lab, env)
+    if command == "site":
+        return subprocess.call([str(py), str(ROOT / "scripts" / "build_site.py"), *args])
     status = 0
     env = test_environment(dict(os.environ))
     for title, step, extra in test_steps(py, args):

@@ -209,9 +209,21 @@ def test_the_test_steps_are_the_ones_ci_runs():
     assert "./test.sh" in (ROOT / ".ci" / "run").read_text()
     assert 'exec "$PY" test.py "$@"' in (ROOT / "test.sh").read_text()
     assert 'exec "$PY" lab.py "$@"' in (ROOT / "lab.sh").read_text()
+    assert 'exec "$PY" site.py "$@"' in (ROOT / "site.sh").read_text()
+    assert (ROOT / "site.sh").stat().st_mode & 0o111, "site.sh is not executable"
 
 
-@pytest.mark.parametrize("script", ["lab.sh", "test.sh", "scripts/ensure_env.sh", "scripts/bootstrap_python.sh"])
+def test_the_site_test_runs_once_beside_the_browser_test_and_site_py_is_linted():
+    # The site test builds the website and drives Chromium: not in the xdist workers, where it would
+    # share two cores with the notebooks, but alone in the browser step.
+    lint, unit, seeds, browser = ce.test_steps(Path("python"), [])
+    assert "site.py" in lint[1] and "site" in lint[1]
+    assert "--ignore=tests/test_site.py" in unit[1] and "tests/test_site.py" not in seeds[1]
+    assert browser[1][-2:] == ["tests/test_browser.py", "tests/test_site.py"]
+
+
+@pytest.mark.parametrize("script", ["lab.sh", "test.sh", "site.sh", "scripts/ensure_env.sh",
+                                    "scripts/bootstrap_python.sh"])
 def test_wrappers_use_no_bash_4_features_and_parse_in_posix_mode(script):
     text = "\n".join(line for line in (ROOT / script).read_text().splitlines() if not line.lstrip().startswith("#"))
     # macOS's bash 3.2: an empty array under set -u is an error there, and ${x,,}, mapfile, declare -A and

@@ -1,0 +1,282 @@
+"""The course's website: built with Jupyter Book 2 (`scripts/build_site.py`), then opened in Chromium.
+
+The build runs once for the module (into a temporary folder: `_build/html` is left as it was) and is
+served by a local http.server in a thread. Chromium, driven by Playwright, opens every page and checks
+that no error reaches the console, that no request leaves 127.0.0.1 (the site is self-contained), that
+every image loads, that the maths is typeset by KaTeX with its stylesheet and fonts, and that the saved
+widgets are drawn in their saved state. Every same-site link must name a built page (and an anchor on
+it). The source pages are checked too: the landing page is the README's overview, and the exercises
+pages give every hint and no solution.
+
+Needs Node.js with npm (Jupyter Book 2 runs on it), the site extra and Debian's Chromium; it skips
+without them, except where GAN_COURSE_REQUIRE_BROWSER=1 (CI), where any of them missing is a failure.
+Run it alone, not in xdist workers (`scripts/course_env.py` runs it in the browser step): the build and
+the browser share the machine's two cores with nothing else then.
+"""
+
+from __future__ import annotations
+
+import functools
+import html.parser
+import importlib.util
+import inspect
+import os
+import shutil
+import threading
+import time
+import urllib.parse
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from ganlib.exercises import EXERCISES
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+REQUIRED = os.environ.get("GAN_COURSE_REQUIRE_BROWSER") == "1"
+
+
+def _load_build_site():
+    spec = importlib.util.spec_from_file_location("build_site", ROOT / "scripts" / "build_site.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+build_site = _load_build_site()
+
+
+def _missing(what: str) -> None:
+    if REQUIRED:
+        pytest.fail(f"{what} (GAN_COURSE_REQUIRE_BROWSER=1)")
+    pytest.skip(what)
+
+
+# ----------------------------------------------------------------------------------------------
+# The generated sources (no build needed)
+# ----------------------------------------------------------------------------------------------
+
+def test_the_landing_page_is_the_readmes_overview_with_every_notebook_linked() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    overview = build_site.readme_overview(readme)
+    assert overview.startswith("A hands-on course")
+    assert "## Set-up" not in overview and "./lab.sh      #" not in overview
+    names = [nb.stem for nb in build_site.notebooks()]
+    assert len(names) >= 9
+    landing = build_site.landing_page(readme, names)
+    for name in names:
+        if f"| `{name}` |" in readme:  # a notebook the README's table lists
+            assert f"[`{name}`](notebooks/{name}.ipynb)" in landing, name
+    assert "docs/INSTRUCTORS.md" in landing
+
+
+def test_readme_overview_says_clearly_when_the_readme_changed_shape() -> None:
+    with pytest.raises(ValueError, match="no '## ' heading"):
+        build_site.readme_overview("# title\n\nA hands-on course\n")
+    with pytest.raises(ValueError, match="A hands-on course"):
+        build_site.readme_overview("# title\n\nsomething else\n\n## Set-up\n")
+
+
+def test_exercise_pages_give_every_hint_and_no_solution() -> None:
+    pages = build_site.exercise_pages(EXERCISES)
+    assert set(pages) == {name.split(".")[0] for name in EXERCISES}
+    for name, exercise in EXERCISES.items():
+        page = pages[name.split(".")[0]]
+        assert f"`{name}`" in page and build_site.markdown_text(exercise.question) in page
+        for hint in exercise.hints:
+            assert build_site.markdown_text(hint) in page
+        # What solution() prints: the explanation, and the reference's code or value.
+        assert exercise.explanation not in page, f"{name}: the solution's explanation is on the hints page"
+        reference = exercise.reference()
+        if callable(reference):
+            body = [line.strip() for line in inspect.getsource(reference).splitlines()[1:] if len(line.strip()) > 12]
+            leaked = [line for line in body if line in page]
+            assert not leaked, f"{name}: the reference code is on the hints page: {leaked}"
+
+
+def test_the_table_of_contents_lists_every_page(tmp_path: Path) -> None:
+    nbs = build_site.notebooks()
+    text = build_site.myst_yml(nbs, ["01", "02"], tmp_path)
+    for nb in nbs:
+        assert f"- file: notebooks/{nb.name}" in text
+    assert "- file: exercises/01.md" in text and "- file: docs/INSTRUCTORS.md" in text
+    assert f"template: \"{tmp_path}\"" in text
+
+
+# ----------------------------------------------------------------------------------------------
+# The built site, in Chromium
+# ----------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        _missing("Node.js and npm not found (apt-get install nodejs npm)")
+    if importlib.util.find_spec("jupyter_book") is None:
+        _missing("jupyter-book not installed (pip install -e '.[site]')")
+    out = tmp_path_factory.mktemp("site") / "html"
+    seconds = build_site.build(out=out, quiet=True)
+    print(f"site built in {seconds:.1f} s")
+    return out
+
+
+@pytest.fixture(scope="module")
+def server(site: Path):
+    handler = functools.partial(_QuietHandler, directory=str(site))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # the test reports what matters itself
+        pass
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    for name in ("/usr/bin/chromium", shutil.which("chromium") or "", shutil.which("chromium-browser") or ""):
+        if name and os.path.exists(name):
+            break
+    else:
+        _missing("Chromium not installed (apt-get install chromium)")
+    if importlib.util.find_spec("playwright") is None:
+        _missing("playwright not installed (the dev extra)")
+    return name
+
+
+class _Links(html.parser.HTMLParser):
+    """The hrefs, srcs and ids of one page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        attrs = dict(attrs)
+        if attrs.get("id"):
+            self.ids.add(attrs["id"])
+        for key in ("href", "src"):
+            if attrs.get(key):
+                self.hrefs.append(attrs[key])
+
+
+def _exercised_notebooks() -> set[str]:
+    """The numbers of the notebooks that exist and have exercises (one being written may have neither yet)."""
+    return {n.split(".")[0] for n in EXERCISES} & {nb.name[:2] for nb in build_site.notebooks()}
+
+
+def _plain(text: str) -> str:
+    """Text with typographic quotes made plain and runs of white space made one space."""
+    for fancy, plain in (("\u2019", "'"), ("\u2018", "'"), ("\u201c", '"'), ("\u201d", '"')):
+        text = text.replace(fancy, plain)
+    return " ".join(text.split())
+
+
+def _parse(path: Path) -> _Links:
+    links = _Links()
+    links.feed(path.read_text(encoding="utf-8"))
+    return links
+
+
+def test_the_site_has_a_page_for_every_notebook_exercise_set_and_the_guide(site: Path) -> None:
+    pages = sorted(p.name for p in site.glob("*.html"))
+    assert "index.html" in pages and "docs.instructors.html" in pages
+    assert len([p for p in pages if p.startswith("notebooks.")]) == len(build_site.notebooks())
+    assert {p.split(".")[1] for p in pages if p.startswith("exercises.")} == _exercised_notebooks()
+    index = (site / "index.html").read_text(encoding="utf-8")
+    # Every page is in the navigation of the landing page.
+    for page in pages:
+        assert f'href="{page}"' in index, page
+
+
+def test_every_same_site_link_names_a_built_file_and_anchor(site: Path) -> None:
+    pages = {p.name: _parse(p) for p in site.glob("*.html")}
+    checked = 0
+    for name, links in pages.items():
+        for href in links.hrefs:
+            parts = urllib.parse.urlsplit(href)
+            if parts.scheme or parts.netloc or href.startswith(("data:", "mailto:")):
+                continue
+            target = name if not parts.path else urllib.parse.unquote(parts.path)
+            assert (site / target).is_file(), f"{name}: {href} names no built file"
+            if parts.fragment and target.endswith(".html"):
+                assert parts.fragment in pages[target].ids, f"{name}: {href}: no id {parts.fragment!r} on {target}"
+            checked += 1
+    assert checked > 100
+
+
+def test_every_page_loads_in_chromium_without_errors_with_its_figures_and_maths(
+        site: Path, server: str, chromium: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    pages = sorted(p.name for p in site.glob("*.html"))
+    problems: list[str] = []
+    images = katex_pages = 0
+    start = time.perf_counter()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 768})
+        current = {"name": ""}
+        page.on("console", lambda m: m.type == "error" and problems.append(f"{current['name']}: console: {m.text}"))
+        page.on("pageerror", lambda e: problems.append(f"{current['name']}: page error: {e}"))
+        page.on("requestfailed", lambda r: problems.append(f"{current['name']}: request failed: {r.url}"))
+        page.on("request", lambda r: r.url.startswith(("data:", server)) or problems.append(
+            f"{current['name']}: a request left the site: {r.url}"))
+        for name in pages:
+            current["name"] = name
+            response = page.goto(f"{server}/{name}", wait_until="load")
+            assert response is not None and response.ok, name
+            # Load every image now, lazy ones too, and list those that did not decode.
+            broken = page.evaluate("""async () => {
+                const imgs = [...document.images];
+                imgs.forEach(i => { i.loading = 'eager'; });
+                await Promise.all(imgs.map(i => i.complete ? null : new Promise(r => { i.onload = i.onerror = r; })));
+                return [imgs.length, imgs.filter(i => !(i.naturalWidth > 0)).map(i => i.getAttribute('src'))];
+            }""")
+            images += broken[0]
+            problems += [f"{name}: image did not load: {src}" for src in broken[1]]
+            maths = page.evaluate("""async () => {
+                await document.fonts.ready;
+                const k = document.querySelector('.katex');
+                const mathml = document.querySelector('.katex-mathml');
+                return {katex: document.querySelectorAll('.katex').length,
+                        errors: document.querySelectorAll('.katex-error, code.math-source').length,
+                        // KaTeX's stylesheet hides the MathML copy off screen and sets its own font.
+                        hidden: mathml ? getComputedStyle(mathml).position === 'absolute' : null,
+                        font: k ? getComputedStyle(k).fontFamily : '',
+                        fontLoaded: k ? document.fonts.check('16px KaTeX_Main') : null};
+            }""")
+            if maths["katex"]:
+                katex_pages += 1
+                assert maths["hidden"] and "KaTeX_Main" in maths["font"] and maths["fontLoaded"], (name, maths)
+            assert maths["errors"] == 0, f"{name}: {maths['errors']} formulas not typeset"
+            if name.startswith("notebooks."):
+                # Widgets are drawn, not shown as their Python repr.
+                text = "\n".join(page.locator(".cell .outputs").all_inner_texts())
+                assert "IntSlider(" not in text and "FloatLogSlider(" not in text and "VBox(" not in text, name
+        # Every hint reads on its page as the notebook prints it (MyST's typographic quotes aside).
+        for number in sorted(_exercised_notebooks()):
+            page.goto(f"{server}/exercises.{number}.html", wait_until="load")
+            text = _plain(page.locator("main").inner_text())
+            for name, exercise in EXERCISES.items():
+                if name.startswith(number + "."):
+                    for hint in (exercise.question, *exercise.hints):
+                        assert _plain(hint) in text, f"exercises.{number}.html: {hint!r} not shown as written"
+        vanilla = "notebooks.vanilla-gan.html"
+        page.goto(f"{server}/{vanilla}", wait_until="load")
+        assert page.locator(".katex").count() > 50
+        # The panel's controls at their saved values, and the figure it last drew.
+        assert page.locator(".widget-static input[type=range]").count() >= 3
+        assert page.locator(".widget-static img.w-image").count() >= 1
+        browser.close()
+    print(f"{len(pages)} pages, {images} images, maths on {katex_pages} pages, in {time.perf_counter() - start:.1f} s")
+    assert not problems, "\n".join(problems[:40])
+    assert images >= 40 and katex_pages >= 9

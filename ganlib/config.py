@@ -42,6 +42,23 @@ MAX_MINIBATCH = 256
 MAX_WARMUP_STEPS = 1000
 
 
+# Random streams a run draws from (ganlib.train, ganlib.flows and ganlib.images name theirs; at most this many).
+MAX_STREAMS = 8
+
+
+def stream_seed(seed: int, index: int) -> int:
+    """The 32-bit seed of stream `index` (0 to MAX_STREAMS - 1) of the run with seed `seed`.
+
+    torch's CPU generator (a Mersenne Twister) keeps only the low 32 bits of its seed, so seeds that
+    differ by a multiple of 2**32 give the same numbers: a run's streams must differ in those bits.
+    `(seed * MAX_STREAMS + index) mod 2**32` gives every stream of every run among any 2**29
+    consecutive seeds a seed of its own, whatever the first seed (a sweep uses at most MAX_SEEDS).
+    """
+    if not 0 <= index < MAX_STREAMS:
+        raise ValueError(f"index={index!r} is not allowed: a stream number from 0 to {MAX_STREAMS - 1}")
+    return (int(seed) * MAX_STREAMS + index) % 2**32
+
+
 def _fail(name: str, value: Any, allowed: str) -> None:
     shown = repr(value)
     if len(shown) > 40:
@@ -440,6 +457,7 @@ def preset(name: str, **overrides: Any) -> Config:
     return Config(**{**PRESETS[name], **overrides})
 
 
-__all__ = ["Config", "FIELD_HELP", "PRESETS", "preset", "course_seed", "SEED_VARIABLE", "MAX_WARMUP_STEPS", "TARGETS",
+__all__ = ["stream_seed", "MAX_STREAMS",
+           "Config", "FIELD_HELP", "PRESETS", "preset", "course_seed", "SEED_VARIABLE", "MAX_WARMUP_STEPS", "TARGETS",
            "NOISES", "FEATURES", "LOSSES", "OPTIMIZERS", "ACTIVATIONS", "GENERATORS", "G_OBJECTIVES", "GP_SIDES",
            "DTYPES"]

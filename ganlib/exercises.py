@@ -1322,5 +1322,101 @@ register(predict_range(
 ))
 
 
+# ----------------------------------------------------------------------------------------------
+# Notebook 09: flow matching
+# ----------------------------------------------------------------------------------------------
+
+def _fm_loss_reference() -> Callable:
+    def fm_loss(v, x0, x1, t):
+        # the point on the straight line at time t, and the line's velocity x1 - x0 as the regression target
+        xt = (1 - t) * x0 + t * x1
+        return ((v(torch.cat([xt, t], 1)) - (x1 - x0)) ** 2).mean()
+
+    return fm_loss
+
+
+def _judge_fm_loss(answer: Any) -> str | None:
+    import torch
+
+    gen = torch.Generator().manual_seed(3)
+    x0 = torch.randn(50, 1, generator=gen, dtype=torch.float64)
+    x1 = 4.0 + 1.25 * torch.randn(50, 1, generator=gen, dtype=torch.float64)
+    t = torch.rand(50, 1, generator=gen, dtype=torch.float64)
+    # A velocity "network" whose output depends on x and t in different ways, so that a swapped or a
+    # wrong input changes the loss: v(x, t) = 0.7 x - 2 t + 0.3 x t.
+    w = torch.tensor([0.7, -2.0, 0.3], dtype=torch.float64, requires_grad=True)
+
+    def v(inp: torch.Tensor) -> torch.Tensor:
+        x, tt = inp[:, :1], inp[:, 1:]
+        return w[0] * x + w[1] * tt + w[2] * x * tt
+
+    got = call(answer, v, x0, x1, t)
+    if not isinstance(got, torch.Tensor) or got.numel() != 1:
+        return "return one number as a torch tensor (so that backward() can run through it)"
+    has_graph = got.requires_grad
+    got = got.detach()
+    xt = (1 - t) * x0 + t * x1
+    want = ((v(torch.cat([xt, t], 1)) - (x1 - x0)) ** 2).mean().detach()
+    # float64 throughout: a right answer agrees to rounding, far below 1e-9 relative.
+    if abs(float(got) - float(want)) <= 1e-9 * max(1.0, abs(float(want))):
+        if not has_graph:
+            return "the loss has no graph back to v's weights: compute it with torch operations, no .item() or numpy"
+        return None
+    wrong_point = ((v(torch.cat([t * x0 + (1 - t) * x1, t], 1)) - (x1 - x0)) ** 2).mean().detach()
+    if abs(float(got) - float(wrong_point)) <= 1e-6 * max(1.0, float(wrong_point)):
+        return "x_t is at the wrong end of the line: at t = 0 it must be the noise x0, at t = 1 the data x1"
+    wrong_target = ((v(torch.cat([xt, t], 1)) - (x0 - x1)) ** 2).mean().detach()
+    if abs(float(got) - float(wrong_target)) <= 1e-6 * max(1.0, float(wrong_target)):
+        return "the target velocity points backwards: moving from x0 to x1 in unit time takes velocity x1 - x0"
+    return "not the mean squared difference between v(x_t, t) and x1 - x0"
+
+
+def _fm_loss_mistakes() -> tuple[tuple[str, Callable[[], Any]], ...]:
+    def backwards():
+        def fm_loss(v, x0, x1, t):
+            xt = (1 - t) * x0 + t * x1
+            return ((v(torch.cat([xt, t], 1)) - (x0 - x1)) ** 2).mean()
+        return fm_loss
+
+    def swapped_ends():
+        def fm_loss(v, x0, x1, t):
+            xt = t * x0 + (1 - t) * x1
+            return ((v(torch.cat([xt, t], 1)) - (x1 - x0)) ** 2).mean()
+        return fm_loss
+
+    return (("the velocity x0 - x1, backwards", backwards), ("x_t with the ends swapped", swapped_ends))
+
+
+register(Exercise(
+    name="09.fm_loss",
+    question="Write the flow-matching loss fm_loss(v, x0, x1, t): v takes (N, 2) inputs [x, t]; x0, x1, t are (N, 1).",
+    kind="code", judge=_judge_fm_loss, make_reference=_fm_loss_reference,
+    hints=("Put x_t on the straight line from x0 (at t = 0) to x1 (at t = 1).",
+           "Along that line the position changes at the constant rate x1 - x0: that is what v should predict.",
+           "Concatenate x_t and t along dimension 1 for v's input, and average the squared error over the batch."),
+    explanation="A straight path x_t = (1 - t) x0 + t x1 has velocity x1 - x0; regressing v(x_t, t) onto it "
+                "makes v the average velocity through each (x, t), whose flow carries the noise onto the data.",
+    mistakes=_fm_loss_mistakes(),
+))
+
+
+register(numeric(
+    "09.one_step",
+    ("A flow with the exact velocity u, sampled with ONE Euler step: x = x0 + u(x0, 0). The target is N(4, 1.25^2) "
+     "and the noise N(0, 1), both in their own units (no standardising). Where does the noise value x0 = -1 land?"),
+    4.0, 0.01,
+    why=("At t = 0 the point x_t is the noise itself, so u(x0, 0) = E[x1 - x0 | x0] = E[x1] - x0: one Euler step "
+         "sends every noise value to the target's mean, 4. All the samples land on one point: the flow needs "
+         "several steps to spread them out again."),
+    hints=("At t = 0, x_t = x0: knowing x_t tells you x0 exactly and nothing about x1.",
+           "u(x0, 0) = E[x1 - x0 | x0] = E[x1] - x0, since x1 is drawn independently of x0."),
+    mistakes=(("x0 itself: no motion at all", -1.0), ("x0 moved by the target's std", 0.25),
+              ("the ideal map F^-1(Phi(x0)) = 4 - 1.25", 2.75)),
+    diagnose={-1.0: "that is where x0 starts; one Euler step moves it by u(x0, 0) = E[x1 - x0 | x0]",
+              2.75: ("that is where the exact flow, integrated fully, sends -1 (the ideal map); a single step of "
+                     "length 1 uses only the velocity at t = 0")},
+))
+
+
 __all__ = ["Exercise", "EXERCISES", "NOT_ATTEMPTED", "register", "call", "numeric", "predict_range",
            "predict_choice"]

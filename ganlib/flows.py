@@ -479,6 +479,9 @@ class FlowTrainer:
         _check_choice("sampler", sampler, SAMPLERS)
         evaluations = self.config.evaluations if evaluations is None else evaluations
         evaluations = _count("evaluations", evaluations, 1, "a number of network evaluations")
+        if evaluations > MAX_EVALUATIONS:
+            raise ValueError(f"evaluations={evaluations} is not allowed: at most {MAX_EVALUATIONS} network evaluations "
+                             f"a sample")
         per = EVALS_PER_STEP[sampler]
         if evaluations % per:
             raise ValueError(f"evaluations={evaluations} is not allowed: the {sampler} rule takes {per} a step")

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ganlib.config import GP_SIDES
+from ganlib.config import GP_SIDES, stream_seed
 from ganlib.losses import bce_d_loss, bce_g_loss, clip_weights_, gradient_penalty, wgan_critic_loss, wgan_g_loss
 from ganlib.optim import BatchedOptimizer
 from ganlib.outputs import atomic_write, check_outputs, npy_path, printing
@@ -57,7 +57,6 @@ CRITIC_NORMS = ("batch", "layer", "none")
 # Streams of a run, as in ganlib.train: G's and D's initial weights, training batches (real images,
 # noise, penalty mixing weights), the evaluation noise (fixed for the whole run), the sampling noise.
 _STREAMS = ("g_init", "d_init", "data", "eval", "sample")
-_STREAM_STRIDE = 2**40
 MAX_SEED = 2**32 - 1
 MAX_ROUNDS = 1_000_000
 MAX_SAMPLES = 1_000_000
@@ -506,7 +505,8 @@ class DigitsHistory:
 
 
 def _generators(seed: int) -> dict[str, torch.Generator]:
-    return {s: torch.Generator().manual_seed(seed + i * _STREAM_STRIDE) for i, s in enumerate(_STREAMS)}
+    # stream_seed: torch keeps only 32 bits of a seed, so the streams must differ in those (see ganlib.config).
+    return {s: torch.Generator().manual_seed(stream_seed(seed, i)) for i, s in enumerate(_STREAMS)}
 
 
 class DigitsTrainer:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ganlib.config import MAX_SEED, MAX_SEEDS, Config
+from ganlib.config import MAX_SEED, MAX_SEEDS, Config, stream_seed
 from ganlib.distributions import Distribution, make_noise, make_target
 from ganlib.features import FeatureMap, get_feature_map
 from ganlib.losses import (
@@ -50,10 +50,9 @@ BUDGET_AXES = ("round", "g_updates", "d_updates", "cpu_seconds")
 # Upper bound on uniforms drawn per chunk across runs (64 MB in float64).
 _MAX_CHUNK_NUMBERS = 8_000_000
 _MAX_CHUNK_ROUNDS = 200
-# Each run's random streams, seeded `seed + index * _STREAM_STRIDE`; the stride exceeds any run
-# seed (at most MAX_SEED + MAX_SEEDS), so no two streams of any two runs share a seed.
+# Each run's random streams, seeded `stream_seed(seed, index)` (see ganlib.config): no two streams of
+# any two runs of a sweep share a seed.
 _STREAMS = ("g_init", "d_init", "data", "eval", "sample")
-_STREAM_STRIDE = 2**40
 
 # The most memory (bytes) a config may need at its peak, by `estimate_memory`. A student laptop
 # has 8 GB, of which the system, a browser and JupyterLab take about half: 4 GiB is what one
@@ -76,8 +75,8 @@ _ALLOCATOR_SLACK = 192 * 2**20
 
 def _stream_generators(seeds: list[int], stream: str) -> list[torch.Generator]:
     """One CPU generator per run for the named stream."""
-    offset = _STREAMS.index(stream) * _STREAM_STRIDE
-    return [torch.Generator().manual_seed(s + offset) for s in seeds]
+    index = _STREAMS.index(stream)
+    return [torch.Generator().manual_seed(stream_seed(s, index)) for s in seeds]
 
 
 def make_config_target(config: Config) -> Distribution:

@@ -25,6 +25,7 @@ from scipy import stats
 from ganlib import Config, Trainer, train
 from ganlib import widgets as gw
 from ganlib.distributions import ideal_generator
+from ganlib.flows import FlowConfig, FlowTrainer
 from ganlib.metrics import optimal_discriminator
 from ganlib.widgets.panel import readable_png
 
@@ -112,6 +113,34 @@ def test_config_with_applies_pseudo_fields() -> None:
     cfg = gw.config_with(TINY, {"width": 32, "g_activations": "tanh", "d_lr": 1e-3})
     assert cfg.g_hidden == (32, 32) and cfg.d_hidden == (32, 32)
     assert cfg.g_activations == ("tanh", "tanh") and cfg.d_lr == 1e-3
+
+
+def test_config_with_sets_a_flow_configs_hidden_layers_and_its_controls_are_validated() -> None:
+    flow = FlowConfig(seeds=2, rounds=40, eval_every=20, eval_samples=200)
+    cfg = gw.config_with(flow, {"width": 16, "lr": 1e-3, "evaluations": 8, "sampler": "euler"})
+    assert cfg.hidden == (16, 16) and cfg.lr == 1e-3 and cfg.evaluations == 8 and cfg.sampler == "euler"
+    assert gw.make_control("evaluations", 20).value == 20
+    # Every option of the evaluations control suits the midpoint rule (two evaluations a step).
+    assert all(n % 2 == 0 for n in gw.FIELD_SPECS["evaluations"].options)
+    with pytest.raises(ValueError, match="evaluations=7"):
+        gw.config_with(flow, {"evaluations": 7})
+
+
+def test_a_flow_panel_trains_a_flow_trainer_draws_and_retrains_on_a_sampler_change() -> None:
+    flow = FlowConfig(seeds=2, rounds=40, eval_every=20, eval_samples=200)
+
+    def job(config, panel):
+        panel.trainer = gw.train_progressively(config, panel, gw.flow_figure)
+        panel.html.value = gw.summary_html(panel.trainer, 500)
+
+    panel = gw.Panel(flow, ["target", "lr", "width", "evaluations", "sampler"], job)
+    panel.run()
+    assert panel.last_error is None and isinstance(panel.trainer, FlowTrainer)
+    assert panel.trainer.round == 40 and panel.redraws >= 2 and bytes(panel.image.value).startswith(PNG_MAGIC)
+    assert "success:" in panel.html.value
+    panel.controls["sampler"].value = "euler"
+    panel.controls["evaluations"].value = 2
+    assert panel.last_error is None and panel.trainer.config.evaluations == 2
 
 
 # --------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import ipywidgets as W
 from IPython.display import display
 
+from ganlib.flows import FlowTrainer
 from ganlib.train import Trainer
 
 T = TypeVar("T")
@@ -51,8 +52,8 @@ class Progress:
             display(self.widget)
 
     def __call__(self, item: Trainer | float) -> None:
-        """Report progress: a Trainer (its rounds, added to those of earlier trainers) or a number done."""
-        if isinstance(item, Trainer):
+        """Report progress: a Trainer or FlowTrainer (its rounds, added to those of earlier trainers) or a number."""
+        if isinstance(item, (Trainer, FlowTrainer)):
             if id(item) != self._trainer_id:
                 self._offset += self._trainer_round
                 self._trainer_id = id(item)

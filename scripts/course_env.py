@@ -329,14 +329,16 @@ def test_steps(py: Path, args: Sequence[str]) -> list[tuple[str, list[str], dict
         ("lint", [str(py), "-m", "ruff", "check", "ganlib", "tests", "benchmarks", "notebooks", "scripts", "site",
                   "lab.py", "test.py", "site.py"], {}),
         ("unit, widget and notebook tests", [*pytest, "-n", "2", "--dist", "loadfile", *nbval, "tests", "notebooks",
-                                             "--ignore=tests/test_browser.py", "--ignore=tests/test_site.py", *args],
+                                             "--ignore=tests/test_browser.py", "--ignore=tests/test_site.py",
+                                             "--ignore=tests/test_present.py", *args],
          {}),
         ("the notebooks again, on seed block GAN_COURSE_SEED=1000, against the same saved outputs",
          [*pytest, "-n", "2", "--dist", "loadfile", *nbval, "notebooks", *args], {"GAN_COURSE_SEED": "1000"}),
-        # Alone, because the first measures how many times a second the dashboard redraws in the browser, and
-        # the second builds the website (Jupyter Book 2) and opens every page of it.
-        ("the browser tests (JupyterLab, the website, Chromium)",
-         [*pytest, "tests/test_browser.py", "tests/test_site.py", *args], {}),
+        # Alone, because the first measures how many times a second the dashboard redraws in the browser, the
+        # second builds the website (Jupyter Book 2) and opens every page of it, and the third drives a panel
+        # in JupyterLab's presentation mode.
+        ("the browser tests (JupyterLab, the website, presenting, Chromium)",
+         [*pytest, "tests/test_browser.py", "tests/test_site.py", "tests/test_present.py", *args], {}),
     ]
 
 

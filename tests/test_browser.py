@@ -16,6 +16,7 @@ where GAN_COURSE_REQUIRE_BROWSER=1 (CI), where a missing browser is a failure.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import os
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -64,10 +66,10 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="module")
-def lab_server(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("course")
-    for name in NOTEBOOKS:
+@contextlib.contextmanager
+def start_lab(root: Path, notebooks: list[str]) -> Iterator[tuple[str, str]]:
+    """`jupyter lab` on 127.0.0.1 serving copies of `notebooks` in `root`: yields (base URL, token)."""
+    for name in notebooks:
         shutil.copy(ROOT / "notebooks" / name, root / name)
     port, token = _free_port(), "gancoursetest"
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(root / ".jupyter"), "JUPYTER_RUNTIME_DIR": str(root / ".run"),
@@ -99,6 +101,12 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def lab_server(tmp_path_factory: pytest.TempPathFactory):
+    with start_lab(tmp_path_factory.mktemp("course"), NOTEBOOKS) as server:
+        yield server
 
 
 def _round_of(text: str) -> int:

@@ -213,13 +213,15 @@ def test_the_test_steps_are_the_ones_ci_runs():
     assert (ROOT / "site.sh").stat().st_mode & 0o111, "site.sh is not executable"
 
 
-def test_the_site_test_runs_once_beside_the_browser_test_and_site_py_is_linted():
-    # The site test builds the website and drives Chromium: not in the xdist workers, where it would
-    # share two cores with the notebooks, but alone in the browser step.
+def test_the_site_and_present_tests_run_once_beside_the_browser_test_and_site_py_is_linted():
+    # The site and presentation tests drive Chromium: not in the xdist workers, where they would share
+    # two cores with the notebooks, but alone in the browser step.
     lint, unit, seeds, browser = ce.test_steps(Path("python"), [])
     assert "site.py" in lint[1] and "site" in lint[1]
-    assert "--ignore=tests/test_site.py" in unit[1] and "tests/test_site.py" not in seeds[1]
-    assert browser[1][-2:] == ["tests/test_browser.py", "tests/test_site.py"]
+    browser_tests = ["tests/test_browser.py", "tests/test_site.py", "tests/test_present.py"]
+    for name in browser_tests:
+        assert f"--ignore={name}" in unit[1] and name not in unit[1] and name not in seeds[1]
+    assert browser[1][-3:] == browser_tests
 
 
 @pytest.mark.parametrize("script", ["lab.sh", "test.sh", "site.sh", "scripts/ensure_env.sh",

@@ -571,7 +571,13 @@ def flow_figure(trainer: FlowTrainer, n_samples: int = 2000) -> Figure:
     plots.plot_density(target, first, ax=axes[0, 0], xlim=(lo, hi),
                        title=f"round {trainer.round}: samples, {trainer.config.evaluations} evaluations")
     z = np.linspace(-2.5, 2.5, 101) if trainer.config.noise == "normal" else plots._noise_grid(trainer.noise)
-    plots.plot_ideal_map(target, trainer.noise, trainer.transport_map(z), z, ax=axes[0, 1], both=False)
+    maps = trainer.transport_map(z)
+    plots.plot_ideal_map(target, trainer.noise, maps, z, ax=axes[0, 1], both=False,
+                         labels=["the flows' maps"] + [None] * (len(maps) - 1))
+    # A flow has no G: name its map and the ideal one for what they are.
+    axes[0, 1].lines[0].set_label("ideal map F^-1(F_noise(z))")
+    axes[0, 1].set_ylabel("sample x(1)")
+    axes[0, 1].legend(fontsize=9, loc="upper left")
     axes[0, 1].set_title("the flow's map z -> x(1) and the ideal map", fontsize=10)
     ax = axes[0, 2]
     for i, row in enumerate(h.w1 / target.std):

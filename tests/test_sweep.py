@@ -492,9 +492,10 @@ def test_an_interrupted_sweep_keeps_its_finished_cells_and_resume_completes_it(t
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     lines = err.splitlines()
-    assert lines[:2] == ["ready", "cells 1/2"]
-    assert lines[2:] == [f"ganlib: interrupted by Ctrl-C: kept the 1 finished of 2 cells in {js}; --resume finishes "
-                         "the sweep"]
+    said = f"ganlib: interrupted by Ctrl-C: kept the 1 finished of 2 cells in {js}; --resume finishes the sweep"
+    # The cells are saved before their progress line is printed, so Ctrl-C (sent once the file exists) may land
+    # between the two: seen in CI on a loaded machine. Either way the message names the kept cell.
+    assert lines[0] == "ready" and lines[1:] in (["cells 1/2", said], [said]), lines
     assert out == ""
     partial = json.loads(js.read_text())
     assert [c["d_steps"] for c in partial["cells"]] == [1] and partial["unfinished"] == 1

@@ -70,7 +70,9 @@ class BatchedOptimizer:
         A handful of foreach (multi-tensor) calls per step instead of a loop over parameters:
         with networks this small, the number of operator calls, not arithmetic, sets the cost.
         """
-        grads = list(grads)
+        # A gradient through a double backward (WGAN-GP, R1) can come back transposed in memory; the
+        # fused Adam kernel reads a tensor's memory in order, so it would apply a transposed gradient.
+        grads = [g if g.is_contiguous() else g.contiguous() for g in grads]
         self.t += 1
         per_run = isinstance(self._lr, torch.Tensor)
         if self.kind == "adam":

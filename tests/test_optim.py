@@ -164,3 +164,23 @@ def test_per_run_lr_with_a_bad_entry_raises(bad):
 def test_unknown_kind_raises():
     with pytest.raises(ValueError, match="optimizer='adagrad'"):
         BatchedOptimizer([torch.zeros(K, 2)], "adagrad", 0.1)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_gradient_transposed_in_memory_is_applied_as_its_values(case):
+    # A double backward (WGAN-GP's and R1's penalties) returns some weight gradients as transposed
+    # views; the fused Adam kernel once read them in memory order and applied the transpose.
+    kwargs, make = CASES[case]
+    dtype = torch.float32
+    shapes = [(K, 6, 6), (K, 4, 5)]
+    g = torch.Generator().manual_seed(5)
+    params = [torch.randn(s, generator=g, dtype=dtype) for s in shapes]
+    grads = []
+    for _ in range(STEPS):
+        gs = [torch.randn(s[0], s[2], s[1], generator=g, dtype=dtype).transpose(1, 2) for s in shapes]
+        assert not any(x.is_contiguous() for x in gs)
+        grads.append(gs)
+    ours = run_ours(kwargs, params, grads, 0.01)
+    want = run_torch(make, params, [[x.contiguous() for x in gs] for gs in grads], 0.01)
+    for p, q in zip(ours, want):
+        np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=0, atol=TOL[dtype])

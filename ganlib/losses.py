@@ -74,4 +74,16 @@ def gradient_penalty(
     return _mean(excess**2)
 
 
-__all__ = ["bce_d_loss", "bce_g_loss", "wgan_critic_loss", "wgan_g_loss", "clip_weights_", "gradient_penalty"]
+def r1_penalty(real_outputs: torch.Tensor, real_inputs: torch.Tensor, gamma: float) -> torch.Tensor:
+    """R1 (Mescheder et al. 2018): gamma/2 times the mean squared norm of grad D at the real inputs, per run.
+
+    `real_outputs` = D(real_inputs) with `real_inputs` (K, N, F) requiring grad. D's gradient on real
+    data is pushed to zero, so D cannot keep a steep wall where G has to land; the graph is kept so
+    the penalty trains D. For the cross-entropy GAN D's output is its logit, as in the paper.
+    """
+    (grad,) = torch.autograd.grad(real_outputs.sum(), real_inputs, create_graph=True)
+    return 0.5 * gamma * _mean((grad * grad).sum(-1))
+
+
+__all__ = ["bce_d_loss", "bce_g_loss", "wgan_critic_loss", "wgan_g_loss", "clip_weights_", "gradient_penalty",
+           "r1_penalty"]

@@ -38,6 +38,18 @@ from ganlib.flows import FLOW_FIELD_HELP, FlowConfig, FlowTrainer, train_flow
 from ganlib.flows import check_memory as flow_check_memory
 from ganlib.metrics import CLOSE_LABELS, SUCCESS_W1_FRACTION, RunResult
 from ganlib.outputs import StdoutClosed, atomic_write, check_outputs, npy_path, printing
+from ganlib.plane import (
+    N_FINAL_2D,
+    PLANE_FIELD_HELP,
+    PLANE_METHODS,
+    PLANE_TARGETS,
+    PlaneConfig,
+    PlaneRunResult,
+    PlaneTrainer,
+    plane_method,
+    sliced_w1_floor,
+    train_plane,
+)
 from ganlib.sweep import parse_grid, plan_sweep, sweep
 from ganlib.threads import add_threads_flag, course_threads
 from ganlib.train import BUDGET_AXES, MEMORY_BUDGET, N_FINAL, History, Trainer, check_memory, train
@@ -80,7 +92,7 @@ def _flag_value(value: Any) -> str:
 
 
 def _add_config_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--preset", default="recommended", choices=list(PRESETS),
+    p.add_argument("--preset", default=None, choices=list(PRESETS),
                    help="start from this preset (the defaults below are recommended's; `python -m ganlib presets` "
                         "lists what the others change); default recommended")
     p.add_argument("--lr", type=float, default=None, metavar="FLOAT",
@@ -143,9 +155,107 @@ def _config_from(args: argparse.Namespace) -> Config:
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config) if getattr(args, f.name) is not None}
     if args.lr is not None:
         overrides["d_lr"] = overrides["g_lr"] = args.lr
-    config = preset(args.preset, **overrides)
+    config = preset(args.preset or "recommended", **overrides)
     _warn_without_effect(args, config)
     return config
+
+
+# ----- 2-D targets: `train --target ring8|grid25` trains ganlib.plane's GAN -----
+
+# PlaneConfig fields that Config lacks get their own flags in `train`, in a group of their own.
+_PLANE_ONLY = [f.name for f in dataclasses.fields(PlaneConfig)
+               if f.name not in {g.name for g in dataclasses.fields(Config)}]
+
+
+def _add_plane_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("2-D targets (--target ring8 or grid25)",
+                             "These flags and the shared ones (--loss, --d-lr, --g-lr, --lr, --beta1, --beta2, "
+                             "--d-steps, --critic-warmup, --clip, --gp-weight, --g-hidden, --d-hidden, --noise-dim, "
+                             "--minibatch-kernels, --batch-size, --rounds, --eval-every, --eval-samples, --seed, "
+                             "--seeds, --device, --dtype) set ganlib.plane.PlaneConfig; the rest are 1-D only.")
+    g.add_argument("--method", choices=list(PLANE_METHODS), default=None,
+                   help="start from one of the 2-D notebook's methods (ganlib.plane.PLANE_METHODS); default gan")
+    for name in _PLANE_ONLY:
+        default = getattr(PlaneConfig, name)
+        text = f"{PLANE_FIELD_HELP[name]}; default {_flag_value(default)}".replace("%", "%%")
+        kind = type(default)
+        g.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, default=None,
+                       metavar=kind.__name__.upper(), help=text)
+
+
+def _plane_config_from(args: argparse.Namespace) -> PlaneConfig:
+    """The PlaneConfig `train --target ring8|grid25` asks for; a 1-D-only flag is refused in one line."""
+    if args.preset is not None:
+        raise ValueError("--preset is for 1-D targets: with --target ring8 or grid25 use --method "
+                         f"({', '.join(PLANE_METHODS)})")
+    plane_fields = {f.name for f in dataclasses.fields(PlaneConfig)}
+    one_d = [f.name for f in dataclasses.fields(Config)
+             if f.name not in plane_fields and getattr(args, f.name) is not None]
+    if one_d:
+        flags = ", ".join(f"--{n.replace('_', '-')}" for n in one_d)
+        raise ValueError(f"{flags} {'has' if len(one_d) == 1 else 'have'} no meaning for the 2-D target "
+                         f"{args.target}: see `train --help`, group 2-D targets")
+    if args.lr is not None and (args.d_lr is not None or args.g_lr is not None):
+        raise ValueError("--lr sets both learning rates: give --lr or --d-lr/--g-lr, not both")
+    overrides = {n: getattr(args, n) for n in plane_fields if getattr(args, n, None) is not None}
+    if args.lr is not None:
+        overrides["d_lr"] = overrides["g_lr"] = args.lr
+    return plane_method(args.method or "gan", **overrides)
+
+
+def format_plane_table(runs: Sequence[PlaneRunResult]) -> str:
+    """A fixed-width table of per-seed 2-D results: modes covered, high-quality share, sliced W1, last hop."""
+    head = f"{'seed':>6} {'modes':>7} {'quality':>8} {'sliced W1':>10} {'last hop':>9}  label"
+    lines = [head, "-" * len(head)]
+    for r in runs:
+        hop = "-" if r.last_hop is None else str(r.last_hop)
+        lines.append(f"{r.seed:>6} {f'{r.modes_covered}/{r.modes}':>7} {r.high_quality:>8.3f} {_fmt(r.sliced_w1):>10} "
+                     f"{hop:>9}  {r.label}" + (f" (round {r.diverged_at})" if r.diverged_at is not None else ""))
+    return "\n".join(lines)
+
+
+def _cmd_train_plane(args: argparse.Namespace) -> int:
+    config = _plane_config_from(args)
+    check_outputs([("--json", args.json, ""), ("--samples", args.samples, ".npy")])
+    stderr_tty = sys.stderr.isatty()
+
+    def progress(tr: PlaneTrainer) -> None:
+        if stderr_tty:
+            print(f"\rround {tr.round}/{config.rounds}", end="", file=sys.stderr, flush=True)
+
+    result = train_plane(config, progress, threads=args.threads)
+    if stderr_tty:
+        print(file=sys.stderr)
+    floor = sliced_w1_floor(result.trainer.target, N_FINAL_2D)
+    n_all = sum(r.modes_covered == r.modes for r in result.runs)
+    h = result.history
+    if args.json:
+        payload = {
+            "config": config.to_dict(),
+            "train_seconds": round(result.seconds, 3),
+            "share_all_modes": n_all / len(result.runs),
+            "criterion": "a mode is covered when a quarter of its fair share of the points lie within 3 component "
+                         "std of its centre; a point is high quality within 3 std of some centre",
+            "points_per_run": N_FINAL_2D,
+            "mode_centres": result.trainer.target.centres.tolist(),
+            "sliced_w1_floor": floor,
+            "budget": {axis: ([round(float(v), 3) for v in h.budget(axis)] if axis == "cpu_seconds"
+                              else [int(v) for v in h.budget(axis)]) for axis in BUDGET_AXES},
+            "runs": [{**dataclasses.asdict(r), "covered": list(r.covered), "sliced_w1": _clean(r.sliced_w1),
+                      "modes_covered_at_evals": [int(v) for v in h.modes_covered[k]],
+                      "high_quality_at_evals": [float(v) for v in h.high_quality[k]],
+                      "sliced_w1_at_evals": [_clean(float(v)) for v in h.sliced_w1[k]]}
+                     for k, r in enumerate(result.runs)],
+        }
+        atomic_write(args.json, lambda fh: json.dump(payload, fh, indent=2), text=True)
+    if args.samples:
+        samples = result.trainer.sample(N_FINAL_2D)
+        atomic_write(npy_path(args.samples), lambda fh: np.save(fh, samples))
+    with printing():
+        print(format_plane_table(result.runs))
+        print(f"all {result.trainer.target.modes} modes covered: {n_all}/{len(result.runs)} runs; sliced W1 floor "
+              f"(exact samples) {floor:.3f}; {config.rounds} rounds in {result.seconds:.1f} s")
+    return 0
 
 
 def _fmt(v: float, digits: int = 3) -> str:
@@ -192,6 +302,13 @@ def budget_record(history: History) -> dict[str, list]:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    if args.target in PLANE_TARGETS:
+        return _cmd_train_plane(args)
+    plane_only = [n for n in ["method", *_PLANE_ONLY] if getattr(args, n, None) is not None]
+    if plane_only:
+        flags = ", ".join(f"--{n.replace('_', '-')}" for n in plane_only)
+        raise ValueError(f"{flags} {'is' if len(plane_only) == 1 else 'are'} for the 2-D targets (--target ring8 or "
+                         f"grid25), not --target {args.target or 'normal'}")
     config = _config_from(args)
     check_memory(config, MEMORY_BUDGET)
     # np.save adds .npy to a name without it.
@@ -392,12 +509,14 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser (exposed for tests and documentation)."""
-    p = _Parser(prog="python -m ganlib", description="Train GANs on 1-D targets from the shell.")
+    p = _Parser(prog="python -m ganlib", description="Train GANs on 1-D (and 2-D) targets from the shell.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    t = sub.add_parser("train", help="train config.seeds runs and report each")
+    t = sub.add_parser("train", help="train config.seeds runs and report each (1-D targets, or ring8 and grid25)")
     _add_config_flags(t)
+    _add_plane_flags(t)
     t.add_argument("--json", metavar="PATH", help="write config, time and per-run results as JSON")
-    t.add_argument("--samples", metavar="PATH", help="write a (seeds, 10000) .npy of generated values")
+    t.add_argument("--samples", metavar="PATH", help="write a (seeds, 10000) .npy of generated values; for a 2-D "
+                                                     f"target (seeds, {N_FINAL_2D}, 2) points")
     add_threads_flag(t)
     s = sub.add_parser("sweep", help="train a grid of settings, many seeds per cell, batched")
     _add_config_flags(s)

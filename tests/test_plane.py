@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import json
 import math
 
 import numpy as np
@@ -343,3 +346,74 @@ def test_bad_calls_are_refused_in_one_line():
         with pytest.raises(ValueError) as e:
             call()
         assert "\n" not in str(e.value)
+
+
+# ----- the command line -----
+
+def test_train_ring8_from_the_shell_reports_mode_counts_that_the_saved_points_confirm(tmp_path, capsys):
+    from ganlib.cli import main
+    js, npy = tmp_path / "r.json", tmp_path / "s.npy"
+    rc = main(["train", "--target", "ring8", "--method", "pack", "--seeds", "3", "--rounds", "60",
+               "--eval-every", "30", "--component-std", "0.08", "--json", str(js), "--samples", str(npy)])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "modes" in out and "sliced W1 floor" in out
+    data = json.loads(js.read_text())
+    pts = np.load(npy)
+    assert pts.shape == (3, 4000, 2)
+    assert data["config"]["d_input"] == "pack" and data["config"]["component_std"] == 0.08
+    assert data["budget"]["round"] == [0, 30, 60] and data["budget"]["g_updates"] == [0, 30, 60]
+    centres = np.array(data["mode_centres"])
+    for k, run in enumerate(data["runs"]):
+        # An independent count on the saved points: distances to every centre, plain numpy.
+        d = np.sqrt(((pts[k][:, None, :] - centres[None]) ** 2).sum(-1))
+        counts = (d <= 3 * 0.08).sum(0)
+        covered = counts >= 0.25 * len(pts[k]) / len(centres)
+        assert run["modes_covered"] == int(covered.sum())
+        assert run["covered"] == [int(i) for i in np.flatnonzero(covered)]
+        assert run["high_quality"] == pytest.approx(counts.sum() / len(pts[k]))
+        assert len(run["modes_covered_at_evals"]) == 3
+
+
+def test_train_grid25_with_r1_from_the_shell(tmp_path, capsys):
+    from ganlib.cli import main
+    rc = main(["train", "--target", "grid25", "--method", "r1", "--r1-gamma", "0.5", "--seeds", "2",
+               "--rounds", "20", "--json", str(tmp_path / "g.json")])
+    assert rc == 0
+    data = json.loads((tmp_path / "g.json").read_text())
+    assert data["config"]["d_penalty"] == "r1" and data["config"]["r1_gamma"] == 0.5
+    assert len(data["mode_centres"]) == 25 and all(r["modes"] == 25 for r in data["runs"])
+
+
+@pytest.mark.parametrize("argv, text", [
+    (["--target", "ring8", "--mean", "3"], "no meaning for the 2-D target"),
+    (["--target", "ring8", "--preset", "devnag"], "--preset is for 1-D targets"),
+    (["--target", "ring8", "--lr", "1e-3", "--d-lr", "1e-3"], "--lr sets both"),
+    (["--target", "ring8", "--component-std", "0.6"], "component_std"),
+    (["--target", "ring8", "--d-input", "pack", "--pack", "3"], "pack=3"),
+    (["--target", "ring8", "--method", "unrolled"], "invalid choice"),
+    (["--pack", "2"], "for the 2-D targets"),
+    (["--target", "ring9"], "target"),
+])
+def test_bad_2d_flags_exit_2_with_one_line_and_write_nothing(argv, text, tmp_path, capsys):
+    from ganlib.cli import main
+    js = tmp_path / "x.json"
+    with pytest.raises(SystemExit) if "invalid choice" in text else contextlib.nullcontext():
+        rc = main(["train", *argv, "--rounds", "5", "--seeds", "1", "--json", str(js)])
+        assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and text in err, err
+    assert not js.exists()
+
+
+def test_every_plane_config_field_has_a_flag_of_train():
+    from ganlib.cli import _plane_config_from, build_parser
+    cfg = PlaneConfig(target="grid25", component_std=0.04, d_input="minibatch", optimizer="rmsprop", beta1=0.3,
+                      critic_warmup=(10, 2, 50), g_hidden=(8, 9), pack=4, d_penalty="r1", r1_gamma=2.0, scale=3.0)
+    argv = ["train"]
+    for f in dataclasses.fields(PlaneConfig):
+        value = getattr(cfg, f.name)
+        flag = "--" + f.name.replace("_", "-")
+        argv += [flag, ",".join(map(str, value)) if isinstance(value, tuple) else str(value)]
+    args = build_parser().parse_args(argv)
+    assert _plane_config_from(args) == cfg

@@ -161,6 +161,19 @@ def slice_directions(count: int = SLICE_DIRECTIONS) -> np.ndarray:
     return np.stack([np.cos(a), np.sin(a)], 1)
 
 
+def _directions(directions: np.ndarray | int, d: int) -> np.ndarray:
+    u = slice_directions(directions) if isinstance(directions, (int, np.integer)) else np.asarray(directions, float)
+    if u.ndim != 2 or u.shape[1] != d:
+        raise ValueError(f"directions must have shape (L, {d}), got {u.shape}")
+    return u
+
+
+def sorted_projections(points: np.ndarray, directions: np.ndarray) -> np.ndarray:
+    """Each set's projections onto each direction, sorted: (..., L, n) for points (..., n, d), directions (L, d)."""
+    # numpy's sort along the last, contiguous axis: six times faster here than torch.sort on the same array.
+    return np.sort(np.swapaxes(np.asarray(points, dtype=np.float64) @ directions.T, -1, -2), axis=-1)
+
+
 def sliced_w1(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor,
               directions: np.ndarray | int = SLICE_DIRECTIONS) -> np.ndarray:
     """Sliced W1 between equal-size point sets a, b (..., n, d): the mean over directions of the 1-D W1.
@@ -170,20 +183,18 @@ def sliced_w1(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor,
     vectors or, in 2-D, a number L of evenly spaced ones. Never more than the exact W1 between the sets,
     since each projection is 1-Lipschitz.
     """
-    ta = torch.as_tensor(np.array(a, dtype=np.float64))
-    tb = torch.as_tensor(np.array(b, dtype=np.float64))
-    if ta.shape != tb.shape or ta.ndim < 2:
-        raise ValueError(f"sliced_w1 needs two point sets of equal shape (..., n, d), got {tuple(ta.shape)} "
-                         f"and {tuple(tb.shape)}")
-    if ta.shape[-2] == 0:
+    pa, pb = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if pa.shape != pb.shape or pa.ndim < 2:
+        raise ValueError(f"sliced_w1 needs two point sets of equal shape (..., n, d), got {pa.shape} and {pb.shape}")
+    if pa.shape[-2] == 0:
         raise ValueError("sliced_w1 needs at least one point in each set")
-    u = slice_directions(directions) if isinstance(directions, (int, np.integer)) else np.asarray(directions)
-    if u.ndim != 2 or u.shape[1] != ta.shape[-1]:
-        raise ValueError(f"directions must have shape (L, {ta.shape[-1]}), got {u.shape}")
-    tu = torch.as_tensor(u, dtype=torch.float64)
-    pa = torch.sort(ta @ tu.T, -2).values
-    pb = torch.sort(tb @ tu.T, -2).values
-    return (pa - pb).abs().mean(-2).mean(-1).numpy()
+    u = _directions(directions, pa.shape[-1])
+    return _sliced_sorted(sorted_projections(pa, u), sorted_projections(pb, u))
+
+
+def _sliced_sorted(sa: np.ndarray, sb: np.ndarray) -> np.ndarray:
+    """Sliced W1 from sorted projections (..., L, n) of two sets."""
+    return np.abs(sa - sb).mean(-1).mean(-1)
 
 
 def reference_sample(target: PlaneTarget, n: int, seed: int = _REFERENCE_SEED) -> np.ndarray:
@@ -209,15 +220,15 @@ def sliced_w1_floor(target: PlaneTarget, n: int, draws: int = 20) -> float:
 class PlaneConfig:
     """Every hyperparameter of a batched 2-D GAN run; validated when built (one-line ValueError).
 
-    Defaults: the ring of eight Gaussians at radius 2 with component std 0.1 (wider than the
+    Defaults: the ring of eight Gaussians at radius 2 with component std 0.05 (wider than the
     WGAN-GP toy code's 0.02, so a CPU learns it in seconds), G and D with two hidden layers of 64
-    ReLU units, G fed 2-D normal noise, the cross-entropy GAN with Adam (2e-4 is too slow here: 1e-3,
-    beta1 0.5) on batches of 128, one D and one G step a round, 2,000 rounds.
+    ReLU units, G fed 2-D normal noise, the cross-entropy GAN with Adam at 2e-3, beta1 0.5 (DCGAN's
+    2e-4 needs ten times the rounds here) on batches of 128, one D and one G step a round, 2,000 rounds.
     """
 
     target: str = "ring8"
     scale: float = 2.0
-    component_std: float = 0.1
+    component_std: float = 0.05
     noise_dim: int = 2
     g_hidden: tuple[int, ...] = (64, 64)
     d_hidden: tuple[int, ...] = (64, 64)
@@ -232,8 +243,8 @@ class PlaneConfig:
     gp_weight: float = 0.1
     clip: float = 0.01
     optimizer: str = "adam"
-    d_lr: float = 1e-3
-    g_lr: float = 1e-3
+    d_lr: float = 2e-3
+    g_lr: float = 2e-3
     beta1: float = 0.5
     beta2: float = 0.999
     d_steps: int = 1
@@ -510,7 +521,8 @@ class PlaneTrainer:
         self._eval_budget: dict[str, list[float]] = {n: [] for n in ("round", "g_updates", "d_updates",
                                                                      "cpu_seconds")}
         self._z_eval = self._noise(c.eval_samples, _stream_generators(self.seeds, "eval"))
-        self._reference = reference_sample(self.target, c.eval_samples)
+        self._slices = slice_directions()
+        self._reference = sorted_projections(reference_sample(self.target, c.eval_samples), self._slices)
         self._record_eval()
 
     # ----- randomness -----
@@ -648,10 +660,11 @@ class PlaneTrainer:
         return self.G(z).double().cpu().numpy()
 
     def _metrics(self, points: np.ndarray, reference: np.ndarray) -> dict[str, np.ndarray]:
+        """Coverage and the sliced W1 to `reference`, the target sample's sorted projections (L, n)."""
         cov = coverage(points, self.target)
         finite = np.isfinite(points).all((-1, -2))
-        sw = np.where(finite, sliced_w1(np.nan_to_num(points), np.broadcast_to(reference, points.shape)), np.inf)
-        return {**cov, "sliced_w1": sw}
+        sw = _sliced_sorted(sorted_projections(np.nan_to_num(points), self._slices), reference)
+        return {**cov, "sliced_w1": np.where(finite, sw, np.inf)}
 
     def _record_eval(self) -> None:
         m = self._metrics(self._generate(self._z_eval), self._reference)
@@ -747,7 +760,7 @@ class PlaneTrainer:
         """Every run's final measurements on `sample(n)`, with the last hop from the history."""
         n = self._check_points("results", n)
         points = self.sample(n)
-        m = self._metrics(points, reference_sample(self.target, n))
+        m = self._metrics(points, sorted_projections(reference_sample(self.target, n), self._slices))
         hops = self.history.last_hop()
         out = []
         for k, seed in enumerate(self.seeds):
@@ -789,6 +802,6 @@ def train_plane(config: PlaneConfig, progress: Callable[[PlaneTrainer], None] | 
 
 __all__ = ["PlaneConfig", "PlaneTrainer", "PlaneTarget", "PlaneHistory", "PlaneRunResult", "PlaneTrainResult",
            "train_plane", "plane_method", "plane_target", "ring8", "grid25", "mode_counts", "coverage",
-           "sliced_w1", "sliced_w1_floor", "slice_directions", "reference_sample", "plane_label", "PLANE_METHODS",
-           "PLANE_TARGETS", "PLANE_LOSSES", "D_INPUTS", "D_PENALTIES", "PLANE_FIELD_HELP", "QUALITY_RADIUS",
-           "COVER_SHARE", "N_FINAL_2D"]
+           "sliced_w1", "sliced_w1_floor", "slice_directions", "sorted_projections", "reference_sample",
+           "plane_label", "PLANE_METHODS", "PLANE_TARGETS", "PLANE_LOSSES", "D_INPUTS", "D_PENALTIES",
+           "PLANE_FIELD_HELP", "QUALITY_RADIUS", "COVER_SHARE", "N_FINAL_2D"]

@@ -70,9 +70,10 @@ class BatchedOptimizer:
         A handful of foreach (multi-tensor) calls per step instead of a loop over parameters:
         with networks this small, the number of operator calls, not arithmetic, sets the cost.
         """
-        # A gradient through a double backward (WGAN-GP, R1) can come back transposed in memory; the
-        # fused Adam kernel reads a tensor's memory in order, so it would apply a transposed gradient.
-        grads = [g if g.is_contiguous() else g.contiguous() for g in grads]
+        # The fused Adam kernel walks a parameter, its gradient and its moments in memory order, so all
+        # four must share one layout. A gradient through a double backward (WGAN-GP, R1) can come back
+        # transposed against its parameter; a convolution's parameter and gradient share a permuted one.
+        grads = [g if g.stride() == p.stride() else torch.empty_like(p).copy_(g) for p, g in zip(self.params, grads)]
         self.t += 1
         per_run = isinstance(self._lr, torch.Tensor)
         if self.kind == "adam":

@@ -184,3 +184,20 @@ def test_a_gradient_transposed_in_memory_is_applied_as_its_values(case):
     want = run_torch(make, params, [[x.contiguous() for x in gs] for gs in grads], 0.01)
     for p, q in zip(ours, want):
         np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=0, atol=TOL[dtype])
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_parameter_stored_permuted_with_its_gradient_alike_is_updated_as_its_values(case):
+    # Convolution weights (the digits' G and critic) and their gradients share a channels-last layout:
+    # the update must not reorder them (it once made every gradient contiguous and scrambled these).
+    kwargs, make = CASES[case]
+    dtype = torch.float32
+    g = torch.Generator().manual_seed(6)
+    shape = (4, 3, 2, 2)
+    params = [torch.randn(shape, generator=g, dtype=dtype).contiguous(memory_format=torch.channels_last)]
+    grads = [[torch.randn(shape, generator=g, dtype=dtype).contiguous(memory_format=torch.channels_last)]
+             for _ in range(STEPS)]
+    assert not params[0].is_contiguous()
+    ours = run_ours(kwargs, params, grads, 0.01)
+    want = run_torch(make, [p.contiguous() for p in params], [[x.contiguous() for x in gs] for gs in grads], 0.01)
+    np.testing.assert_allclose(ours[0].numpy(), want[0].numpy(), rtol=0, atol=TOL[dtype])

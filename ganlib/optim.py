@@ -16,6 +16,11 @@ import torch
 KINDS = ("adam", "rmsprop", "sgd")
 
 
+def _same_layout(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Whether a and b (of one shape) lay their elements out in the same memory order (a size-1 axis has no say)."""
+    return all(sa == sb for sa, sb, n in zip(a.stride(), b.stride(), a.shape) if n > 1)
+
+
 class BatchedOptimizer:
     """One optimizer over a list of stacked parameters whose first axis is the run."""
 
@@ -73,7 +78,7 @@ class BatchedOptimizer:
         # The fused Adam kernel walks a parameter, its gradient and its moments in memory order, so all
         # four must share one layout. A gradient through a double backward (WGAN-GP, R1) can come back
         # transposed against its parameter; a convolution's parameter and gradient share a permuted one.
-        grads = [g if g.stride() == p.stride() else torch.empty_like(p).copy_(g) for p, g in zip(self.params, grads)]
+        grads = [g if _same_layout(p, g) else torch.empty_like(p).copy_(g) for p, g in zip(self.params, grads)]
         self.t += 1
         per_run = isinstance(self._lr, torch.Tensor)
         if self.kind == "adam":

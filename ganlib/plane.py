@@ -708,11 +708,23 @@ class PlaneTrainer:
         n = self._check_points("sample", n)
         return self._generate(self._noise(n, _stream_generators(self.seeds, "sample")))
 
+    def _runs(self, runs: slice | None) -> tuple[StackedMLP, StackedMLP, list[int]]:
+        """G, D and the run indices for `runs` (None: all): copies of just those runs' networks otherwise."""
+        if runs is None:
+            return self.G, self.D, list(range(self.k))
+        if not isinstance(runs, slice):
+            raise ValueError(f"runs={runs!r} is not allowed: a slice of the {self.k} runs, e.g. slice(0, 1)")
+        idx = list(range(self.k))[runs]
+        if not idx:
+            raise ValueError(f"runs={runs!r} selects none of the {self.k} runs")
+        return self.G.select(idx), self.D.select(idx), idx
+
     @on_own_threads
-    def push(self, n: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    def push(self, n: int = 256, runs: slice | None = None) -> tuple[np.ndarray, np.ndarray]:
         """G's points from the first n evaluation noise vectors and the push of G's loss on each: -dL_G/dx.
 
-        Returns (points, push), each (K, n, 2). L_G is the loss G minimises (non-saturating
+        Returns (points, push), each (K, n, 2), or one row per run in `runs` (a slice; a dashboard
+        drawing one run need not pay for the others). L_G is the loss G minimises (non-saturating
         -log D(x) for the cross-entropy GAN, -D(x) for the WGANs) summed over the points, so each
         point's arrow is its own term's gradient: where one gradient step on G would move that point
         if G could move it freely. With packs or minibatch discrimination a point's term also depends
@@ -720,40 +732,44 @@ class PlaneTrainer:
         """
         n = self._check_points("push", n)
         c = self.config
+        g_net, d_net, idx = self._runs(runs)
         group = c.batch_size if c.d_input == "minibatch" else (c.pack if c.d_input == "pack" else 1)
         m = -(-n // group) * group
         z = self._z_eval if m <= c.eval_samples else self._noise(m, _stream_generators(self.seeds, "eval"))
         with torch.no_grad():
-            x = self.G(z[:, :m]).detach()
+            x = g_net(z[idx, :m]).detach()
         x.requires_grad_(True)
-        out = self.D(self._d_view(x))
+        out = d_net(self._d_view(x))
         per_point = F.softplus(-out) if c.loss == "bce" else -out
         (grad,) = torch.autograd.grad(per_point.sum(), x)
         return x.detach()[:, :n].double().cpu().numpy(), (-grad[:, :n]).double().cpu().numpy()
 
     @on_own_threads
     @torch.inference_mode()
-    def surface(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    def surface(self, xs: np.ndarray, ys: np.ndarray, runs: slice | None = None) -> np.ndarray:
         """D's output on the grid xs x ys, (K, len(ys), len(xs)): D(x) (cross-entropy) or the critic's value (WGANs).
 
-        With packs or minibatch discrimination D judges a point with others: each grid point is
-        scored with G's first evaluation points as the rest of its pack or batch.
+        One row per run in `runs` (a slice) if given. With packs or minibatch discrimination D judges
+        a point with others: each grid point is scored with G's first evaluation points as the rest
+        of its pack or batch.
         """
         c = self.config
+        g_net, d_net, idx = self._runs(runs)
+        k = len(idx)
         gx, gy = np.meshgrid(np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64))
         q = torch.as_tensor(np.stack([gx.ravel(), gy.ravel()], 1), dtype=self.dtype, device=self.device)
-        q = q.unsqueeze(0).expand(self.k, -1, -1)
+        q = q.unsqueeze(0).expand(k, -1, -1)
         if c.d_input == "point":
-            out = self.D(q)
+            out = d_net(q)
         else:
-            rest = self.G(self._z_eval[:, : (c.pack if c.d_input == "pack" else c.batch_size) - 1])
+            rest = g_net(self._z_eval[idx, : (c.pack if c.d_input == "pack" else c.batch_size) - 1])
             if c.d_input == "pack":
                 packs = torch.cat([q.unsqueeze(2), rest.unsqueeze(1).expand(-1, q.shape[1], -1, -1)], 2)
-                out = self.D(packs.reshape(self.k, q.shape[1], 2 * c.pack))
+                out = d_net(packs.reshape(k, q.shape[1], 2 * c.pack))
             else:
-                out = self.D.in_batch(q, rest)  # type: ignore[attr-defined]
+                out = d_net.in_batch(q, rest)  # type: ignore[attr-defined]
         out = torch.sigmoid(out) if c.loss == "bce" else out
-        return out.double().reshape(self.k, len(ys), len(xs)).cpu().numpy()
+        return out.double().reshape(k, len(ys), len(xs)).cpu().numpy()
 
     @on_own_threads
     def results(self, n: int = N_FINAL_2D) -> list[PlaneRunResult]:
@@ -773,6 +789,75 @@ class PlaneTrainer:
                 last_hop=hops[k], label=plane_label(covered, self.target.modes, hq, div),
                 diverged_at=self.diverged_at[k], diverged_reason=self.diverged_reason[k]))
         return out
+
+
+# ----- reading the arrows -----
+
+def push_alignment(push: np.ndarray) -> np.ndarray:
+    """How much the arrows agree in direction: the length of the mean unit arrow, (...) for push (..., n, 2).
+
+    1 when every arrow points the same way (the points move as a lump), near 0 when they point
+    every which way (for instance each toward its own mode). Zero and non-finite arrows are left out.
+    """
+    v = np.asarray(push, dtype=np.float64)
+    norm = np.linalg.norm(v, axis=-1, keepdims=True)
+    ok = np.isfinite(norm) & (norm > 0)
+    unit = np.where(ok, v / np.where(ok, norm, 1.0), 0.0)
+    return np.linalg.norm(unit.sum(-2), axis=-1) / np.maximum(ok[..., 0].sum(-1), 1)
+
+
+def toward_nearest_mode(points: np.ndarray, push: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """The share of points whose arrow points toward their nearest centre (a positive dot product), (...).
+
+    For points and push (..., n, 2) and centres (M, 2); over the points with a finite, non-zero
+    arrow, NaN where there are none.
+    """
+    p, v = np.asarray(points, dtype=np.float64), np.asarray(push, dtype=np.float64)
+    c = np.asarray(centres, dtype=np.float64)
+    d2 = ((p[..., :, None, :] - c) ** 2).sum(-1)
+    nearest = c[np.argmin(np.nan_to_num(d2, nan=np.inf), -1)]
+    ok = np.isfinite(p).all(-1) & np.isfinite(v).all(-1) & (np.abs(v).sum(-1) > 0)
+    toward = (((nearest - p) * v).sum(-1) > 0) & ok
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return toward.sum(-1) / ok.sum(-1)
+
+
+# ----- drawing -----
+
+def draw_modes(ax: Any, target: PlaneTarget) -> None:
+    """The target's centres with their circles of QUALITY_RADIUS stds (high quality inside) on `ax`, square box."""
+    from matplotlib.patches import Circle
+
+    from ganlib.palette import COLORS
+
+    for c in target.centres:
+        ax.add_patch(Circle(tuple(c), QUALITY_RADIUS * target.std, fill=False, color=COLORS["target"], lw=1.2))
+    ax.plot(target.centres[:, 0], target.centres[:, 1], "+", color=COLORS["target"], ms=6, mew=1.5)
+    (x0, x1), (y0, y1) = target.extent
+    ax.set(xlim=(x0, x1), ylim=(y0, y1), aspect="equal", xticks=[], yticks=[])
+
+
+def draw_snapshot(ax: Any, target: PlaneTarget, grid: np.ndarray, surface: np.ndarray, points: np.ndarray,
+                  push: np.ndarray | None = None, arrow_share: float = 0.08) -> None:
+    """D's `surface` on `grid` x `grid` as a heat map, the modes, G's `points` and each one's `push` arrow.
+
+    Arrows are scaled so that the longest is `arrow_share` of the box's side: the push of a
+    cross-entropy D and of a WGAN critic differ by orders of magnitude, so only directions and
+    relative lengths are comparable between pictures.
+    """
+    from ganlib.palette import COLORS, SEQUENTIAL_CMAP
+
+    ax.imshow(surface, origin="lower", extent=(grid[0], grid[-1], grid[0], grid[-1]), cmap=SEQUENTIAL_CMAP,
+              alpha=0.75, interpolation="bilinear")
+    draw_modes(ax, target)
+    ax.scatter(points[:, 0], points[:, 1], s=4, color=COLORS["G"], zorder=3)
+    if push is not None:
+        longest = float(np.nanmax(np.linalg.norm(push, axis=1))) if len(push) else 0.0
+        if longest > 0:
+            (x0, x1), _ = target.extent
+            v = push * (arrow_share * (x1 - x0) / longest)
+            ax.quiver(points[:, 0], points[:, 1], v[:, 0], v[:, 1], angles="xy", scale_units="xy", scale=1,
+                      color=COLORS["G"], width=0.004, zorder=3)
 
 
 @dataclass
@@ -804,4 +889,5 @@ __all__ = ["PlaneConfig", "PlaneTrainer", "PlaneTarget", "PlaneHistory", "PlaneR
            "train_plane", "plane_method", "plane_target", "ring8", "grid25", "mode_counts", "coverage",
            "sliced_w1", "sliced_w1_floor", "slice_directions", "sorted_projections", "reference_sample",
            "plane_label", "PLANE_METHODS", "PLANE_TARGETS", "PLANE_LOSSES", "D_INPUTS", "D_PENALTIES",
-           "PLANE_FIELD_HELP", "QUALITY_RADIUS", "COVER_SHARE", "N_FINAL_2D"]
+           "PLANE_FIELD_HELP", "QUALITY_RADIUS", "COVER_SHARE", "N_FINAL_2D", "draw_modes", "draw_snapshot",
+           "push_alignment", "toward_nearest_mode"]

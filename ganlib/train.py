@@ -951,6 +951,53 @@ class Trainer:
         return out.double().cpu().numpy()
 
     @on_own_threads
+    def generator_push(self, n: int = 200, runs: slice | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """G's first n values from the evaluation noise and the push of G's loss on each: two (runs, n) arrays.
+
+        push = -dL_G/dx, in target units: the direction in which G's loss moves the value x, and
+        how strongly (what a gradient step on the value itself would do). L_G is the loss G trains
+        with, summed over D's inputs: for the non-saturating loss -log D(x), for the minimax loss
+        log(1 - D(x)), for WGAN and WGAN-GP -f(x). When D judges each value on its own, a value's
+        push is the derivative of that value's own loss. When D sees whole batches (sorted
+        batches, moments, minibatch discrimination), G's values are made and scored in whole
+        batches of `config.batch_size`, as in training, and a value's push is the derivative of the
+        loss of everything it is part of: the gradient runs through the sort, the moments or the
+        minibatch features to every value of the batch.
+
+        The values come from the first values of each run's evaluation noise, the same on every
+        call: successive calls show the same values moving as G trains. `runs` (a slice, default
+        all) picks the runs; the dashboard asks for one. n is at most the evaluation's values, in
+        whole batches when D sees batches; anything else is a one-line ValueError.
+        """
+        n = _count("n", n, 1, "a number of values")
+        c = self.config
+        batched = not self.features.per_value or self.features.cross_sample
+        per = c.batch_size if batched else 1
+        available = self._z_eval.shape[1] * (1 if c.generator == "per_value" else c.batch_size)
+        limit = available // per * per
+        if n > limit:
+            whole = f" in whole batches of {per}" if batched else ""
+            raise ValueError(f"n={n!r} is not allowed: at most {limit} values (the evaluation noise's{whole})")
+        if runs is None:
+            runs = slice(None)
+        if not isinstance(runs, slice) or not range(self.k)[runs]:
+            raise ValueError(f"runs={runs!r} is not allowed: a slice that selects some of the {self.k} runs")
+        made = math.ceil(n / per) * per
+        with torch.no_grad():
+            u = self._generate_many(self._z_eval[runs, : self._n_vectors(made)], made, runs)
+        u = u.detach().requires_grad_(True)
+        k = u.shape[0]
+        with torch.enable_grad():
+            inputs = self.features.fake(u.reshape(k, made // per, per) if batched else u.reshape(k, 1, made))
+            out = self.D(inputs, runs)
+            loss = bce_g_loss(out, c.g_objective) if c.loss == "bce" else wgan_g_loss(out)
+            # The losses are means over each run's D inputs: times their number, the sum over inputs.
+            (grad,) = torch.autograd.grad(loss.sum() * out.shape[1], u)
+        # G works in standardised units u = (x - loc) / scale: dL/dx = dL/du / scale.
+        push = -grad[:, :n].double() / self.scale
+        return self._to_user(u.detach()[:, :n]).cpu().numpy(), push.cpu().numpy()
+
+    @on_own_threads
     @torch.inference_mode()
     @_guard_memory("measuring the results")
     def results(self, n: int = N_FINAL) -> list[RunResult]:

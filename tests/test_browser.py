@@ -6,7 +6,12 @@ cells, checks that the widgets rendered as widgets (no "Error displaying widget"
 cancels a panel run from the browser, then finds the live dashboard by its Play button and
 measures how often its canvas changes while playing: DevTools' screencast sends a frame whenever
 the page's pixels change (at most 60 a second), and the frames in which the dashboard's part of
-the picture differs from the previous frame are its redraws. It needs at least 20 a second.
+the picture differs from the previous frame are its redraws. It needs at least 20 a second, with
+G's gradient arrows on (the default): the test checks that the checkbox is on, that the canvas
+drew arrows while playing, and that its text alternative (aria-label) describes them. The 2-D
+dashboard (ring of eight Gaussians: D's surface, G's points, an arrow on each) is measured the same
+way in a small notebook the test writes beside the course's, which also shows that a refused input
+is a one-line message in the widget.
 
 Notebook 01 always; 05 (the WGAN dashboard) too with GAN_COURSE_BROWSER_ALL=1. Screenshots and the measured rates go
 to artifacts/. Needs Debian's Chromium (`apt-get install chromium`); it skips without it, except
@@ -32,6 +37,9 @@ from pathlib import Path
 
 import pytest
 
+from ganlib.widgets import N_ARROWS
+from ganlib.widgets.plane_dashboard import N_POINTS as PLANE_POINTS
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ["01_vanilla_gan.ipynb"] + (["05_wgan.ipynb"] if os.environ.get("GAN_COURSE_BROWSER_ALL") == "1" else [])
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -39,6 +47,8 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 ARTIFACTS = ROOT / "artifacts"
 VIEWPORT = {"width": 1366, "height": 768}
 MIN_REDRAWS_PER_SECOND = 20
+# The 2-D dashboard's notebook, written by the lab_server fixture (no course notebook holds it).
+PLANE_NOTEBOOK = "plane_dashboard.ipynb"
 PLAY_SECONDS = 6.0
 
 
@@ -103,9 +113,27 @@ def start_lab(root: Path, notebooks: list[str]) -> Iterator[tuple[str, str]]:
         log.close()
 
 
+def write_plane_notebook(path: Path) -> None:
+    """A notebook of two cells, written for the test: the ring's 2-D dashboard (one run, arrows on),
+    and a 2-D dashboard given a 1-D Config, which it must refuse in a message, not a traceback."""
+    import nbformat
+
+    kernelspec = json.loads((ROOT / "notebooks" / NOTEBOOKS[0]).read_text())["metadata"]["kernelspec"]
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": kernelspec})
+    nb.cells = [
+        nbformat.v4.new_code_cell("from ganlib import Config\nfrom ganlib.plane import PlaneConfig\n"
+                                  "from ganlib.widgets import PlaneDashboard\n\n"
+                                  "dash = PlaneDashboard(PlaneConfig(target='ring8', seeds=1))\ndash.widget"),
+        nbformat.v4.new_code_cell("PlaneDashboard(Config()).widget"),
+    ]
+    nbformat.write(nb, str(path))
+
+
 @pytest.fixture(scope="module")
 def lab_server(tmp_path_factory: pytest.TempPathFactory):
-    with start_lab(tmp_path_factory.mktemp("course"), NOTEBOOKS) as server:
+    root = tmp_path_factory.mktemp("course")
+    write_plane_notebook(root / PLANE_NOTEBOOK)
+    with start_lab(root, NOTEBOOKS) as server:
         yield server
 
 
@@ -179,6 +207,82 @@ def measure_redraws(page, canvas, seconds: float) -> dict:
             "redraws_per_second": round(changed / max(span, 1e-9), 1)}
 
 
+def _open_and_run(browser, base: str, token: str, notebook: str, stem: str) -> tuple:
+    """A page with `notebook` open in a workspace of its own, every cell run: (page, the page's errors)."""
+    page = browser.new_page(viewport=VIEWPORT)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    # A workspace of its own, reset: otherwise the next notebook opens beside the last one.
+    page.goto(f"{base}/lab/workspaces/w{stem}/tree/{notebook}?reset&token={token}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
+    # No kernel dialog: the notebook is saved with its kernelspec.
+    page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook')", timeout=60_000)
+    page.wait_for_timeout(2000)
+    assert page.locator(".jp-Dialog:has-text('Select Kernel')").count() == 0
+    _run_all(page)
+    text = page.locator(".jp-Notebook").inner_text()
+    assert "Error displaying widget" not in text
+    assert "IntSlider(" not in text and "FloatLogSlider(" not in text and "LivePlot(" not in text
+    assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
+    # Dismiss JupyterLab's "get notified about news?" toast so it does not cover the figures.
+    no_news = page.locator(".jp-toast-button:has-text('No'), .Toastify__toast button:has-text('No')")
+    if no_news.count():
+        no_news.first.click()
+    return page, errors
+
+
+def _play_the_dashboard(page, stem: str) -> tuple[dict, object, object]:
+    """Step, then Play the first dashboard of the page with its arrows on, count its redraws, Pause.
+
+    Returns the measured rates (also written to artifacts/), the canvas and the status line.
+    """
+    # The dashboard, found by its Play button: Step redraws its canvas.
+    dash = page.locator(".jp-OutputArea-output:has(button:has-text('Play'))").first
+    canvas = dash.locator(".ganlib-live canvas").first
+    assert dash.locator(".ganlib-arrows input[type=checkbox]").first.is_checked(), "the arrows are not on"
+    dash.locator("button:has-text('Step')").first.scroll_into_view_if_needed()
+    canvas.scroll_into_view_if_needed()
+    dash_status = dash.locator(".ganlib-status").first
+    step_from = _round_of(dash_status.inner_text())
+    picture = canvas.screenshot()
+    dash.locator("button:has-text('Step')").first.click()
+    deadline = time.time() + 30
+    while time.time() < deadline and _round_of(dash_status.inner_text()) == step_from:
+        page.wait_for_timeout(200)
+    page.wait_for_timeout(500)
+    assert _round_of(dash_status.inner_text()) > step_from, "Step did not train"
+    assert canvas.screenshot() != picture, "the dashboard did not redraw after Step"
+
+    # Play: count the canvas's redraws while it trains; Pause must stop it.
+    played_from = _round_of(dash_status.inner_text())
+    dash.locator("button:has-text('Play')").first.click()
+    page.wait_for_timeout(1500)  # past the first frames, into the steady state
+    t0, r0 = time.time(), _round_of(dash_status.inner_text())
+    rate = measure_redraws(page, canvas, PLAY_SECONDS)
+    t1, r1 = time.time(), _round_of(dash_status.inner_text())
+    # What the last frame drew, from the canvas's counters (the redraws were measured with the arrows on).
+    drawn = dash.locator(".ganlib-live").first.evaluate("el => el.ganlibCounters")
+    rate["arrows_drawn"], rate["points_drawn"] = drawn["arrows"], drawn.get("points", 0)
+    page.screenshot(path=str(ARTIFACTS / f"browser_{stem}_dashboard_playing.png"))
+    dash.locator("button:has-text('Pause')").first.click()
+    deadline = time.time() + 30
+    while time.time() < deadline and "paused" not in dash_status.inner_text():
+        page.wait_for_timeout(250)
+    assert "paused" in dash_status.inner_text(), f"Pause did not stop the run: {dash_status.inner_text()!r}"
+    paused_at = _round_of(dash_status.inner_text())
+    assert paused_at >= played_from + 100, f"Play advanced only from round {played_from} to {paused_at}"
+    page.wait_for_timeout(1500)
+    assert _round_of(dash_status.inner_text()) == paused_at, "training went on after Pause"
+    rate["rounds_per_second"] = round((r1 - r0) / (t1 - t0), 1)
+    rate["paused_at_round"] = paused_at
+    (ARTIFACTS / f"browser_{stem}_dashboard_rate.json").write_text(json.dumps(rate, indent=2))
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(ARTIFACTS / f"browser_{stem}_dashboard.png"))
+    # The canvas's text alternative (set at most once a second, so after the pause it is the last frame's).
+    assert "arrows: " in (canvas.get_attribute("aria-label") or ""), canvas.get_attribute("aria-label")
+    return rate, canvas, dash_status
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
 def test_notebook_runs_its_panel_redraws_and_its_dashboard_plays_at_20_redraws_per_second(
         chromium_path: str, lab_server, notebook: str) -> None:
@@ -189,26 +293,8 @@ def test_notebook_runs_its_panel_redraws_and_its_dashboard_plays_at_20_redraws_p
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport=VIEWPORT)
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        # A workspace of its own, reset: otherwise the next notebook opens beside the last one.
-        page.goto(f"{base}/lab/workspaces/w{stem}/tree/{notebook}?reset&token={token}")
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
-        # No kernel dialog: the notebook is saved with its kernelspec.
-        page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook')", timeout=60_000)
-        page.wait_for_timeout(2000)
-        assert page.locator(".jp-Dialog:has-text('Select Kernel')").count() == 0
-        _run_all(page)
-        text = page.locator(".jp-Notebook").inner_text()
-        assert "Error displaying widget" not in text
-        assert "IntSlider(" not in text and "FloatLogSlider(" not in text and "LivePlot(" not in text
+        page, errors = _open_and_run(browser, base, token, notebook, stem)
         assert page.locator(".jp-OutputArea .widget-slider").count() >= 3
-        assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
-        # Dismiss JupyterLab's "get notified about news?" toast so it does not cover the figures.
-        no_news = page.locator(".jp-toast-button:has-text('No'), .Toastify__toast button:has-text('No')")
-        if no_news.count():
-            no_news.first.click()
 
         # The notebook's last panel (its main slider panel: notebook 01 has an earlier one whose run
         # takes minutes): move its seed slider through the editable readout; the release trains in
@@ -246,44 +332,33 @@ def test_notebook_runs_its_panel_redraws_and_its_dashboard_plays_at_20_redraws_p
             page.wait_for_timeout(100)
         assert status.inner_text().startswith("cancelled"), status.inner_text()
 
-        # The dashboard, found by its Play button: Step redraws its canvas.
-        dash = page.locator(".jp-OutputArea-output:has(button:has-text('Play'))").first
-        canvas = dash.locator(".ganlib-live canvas").first
-        dash.locator("button:has-text('Step')").first.scroll_into_view_if_needed()
-        canvas.scroll_into_view_if_needed()
-        dash_status = dash.locator(".ganlib-status").first
-        step_from = _round_of(dash_status.inner_text())
-        picture = canvas.screenshot()
-        dash.locator("button:has-text('Step')").first.click()
-        deadline = time.time() + 30
-        while time.time() < deadline and _round_of(dash_status.inner_text()) == step_from:
-            page.wait_for_timeout(200)
-        page.wait_for_timeout(500)
-        assert _round_of(dash_status.inner_text()) > step_from, "Step did not train"
-        assert canvas.screenshot() != picture, "the dashboard did not redraw after Step"
-
-        # Play: count the canvas's redraws while it trains; Pause must stop it.
-        played_from = _round_of(dash_status.inner_text())
-        dash.locator("button:has-text('Play')").first.click()
-        page.wait_for_timeout(1500)  # past the first frames, into the steady state
-        t0, r0 = time.time(), _round_of(dash_status.inner_text())
-        rate = measure_redraws(page, canvas, PLAY_SECONDS)
-        t1, r1 = time.time(), _round_of(dash_status.inner_text())
-        page.screenshot(path=str(ARTIFACTS / f"browser_{stem}_dashboard_playing.png"))
-        dash.locator("button:has-text('Pause')").first.click()
-        deadline = time.time() + 30
-        while time.time() < deadline and "paused" not in dash_status.inner_text():
-            page.wait_for_timeout(250)
-        assert "paused" in dash_status.inner_text(), f"Pause did not stop the run: {dash_status.inner_text()!r}"
-        paused_at = _round_of(dash_status.inner_text())
-        assert paused_at >= played_from + 100, f"Play advanced only from round {played_from} to {paused_at}"
-        page.wait_for_timeout(1500)
-        assert _round_of(dash_status.inner_text()) == paused_at, "training went on after Pause"
-        rate["rounds_per_second"] = round((r1 - r0) / (t1 - t0), 1)
-        rate["paused_at_round"] = paused_at
-        (ARTIFACTS / f"browser_{stem}_dashboard_rate.json").write_text(json.dumps(rate, indent=2))
-        page.wait_for_timeout(500)
-        page.screenshot(path=str(ARTIFACTS / f"browser_{stem}_dashboard.png"))
+        rate, _canvas, _status = _play_the_dashboard(page, stem)
         assert not errors, f"errors in the page: {errors}"
+        # A few dozen arrows under the histogram in every frame.
+        assert rate["arrows_drawn"] == N_ARROWS, rate
+        assert rate["redraws_per_second"] >= MIN_REDRAWS_PER_SECOND, rate
+        browser.close()
+
+
+def test_the_2d_dashboard_plays_at_20_redraws_per_second_with_its_arrows(chromium_path: str, lab_server) -> None:
+    # A notebook the lab_server fixture wrote (PLANE_NOTEBOOK): the ring's dashboard, and one given a
+    # 1-D Config, which it must refuse with a visible one-line message.
+    from playwright.sync_api import sync_playwright
+
+    base, token = lab_server
+    stem = "plane"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_FLAGS)
+        page, errors = _open_and_run(browser, base, token, PLANE_NOTEBOOK, stem)
+        refused = page.locator(".jp-OutputArea-output:has-text('needs a PlaneConfig or a PlaneTrainer, got Config')")
+        assert refused.count() == 1, "the refused input's message is not shown"
+        assert "Traceback" not in page.locator(".jp-Notebook").inner_text()
+        rate, canvas, status = _play_the_dashboard(page, stem)
+        assert not errors, f"errors in the page: {errors}"
+        # G's points, each with its arrow, in every frame; the status line counts the modes.
+        assert rate["points_drawn"] == PLANE_POINTS and rate["arrows_drawn"] == PLANE_POINTS, rate
+        assert re.search(r"\d of 8 modes covered · \d+% high quality", status.inner_text()), status.inner_text()
+        assert "modes" in (canvas.get_attribute("aria-label") or "")
         assert rate["redraws_per_second"] >= MIN_REDRAWS_PER_SECOND, rate
         browser.close()

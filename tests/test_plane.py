@@ -417,3 +417,43 @@ def test_every_plane_config_field_has_a_flag_of_train():
         argv += [flag, ",".join(map(str, value)) if isinstance(value, tuple) else str(value)]
     args = build_parser().parse_args(argv)
     assert _plane_config_from(args) == cfg
+
+
+def test_progress_adds_up_the_rounds_of_several_plane_trainers():
+    from ganlib.widgets.progress import Progress
+    bar = Progress(50, "two trainers", show=False)
+    for rounds in (20, 30):
+        train_plane(PlaneConfig(**{**SMALL, "rounds": rounds}), bar, n_final=100)
+    assert bar.done == 50
+
+
+def test_push_alignment_and_toward_nearest_mode_by_hand():
+    from ganlib.plane import push_alignment, toward_nearest_mode
+    same = np.tile([[1.0, 0.0]], (10, 1)) * np.arange(1, 11)[:, None]
+    assert push_alignment(same) == pytest.approx(1.0)
+    opposite = np.array([[1.0, 0.0], [-2.0, 0.0], [0.0, 3.0], [0.0, -1.0]])
+    assert push_alignment(opposite) == pytest.approx(0.0, abs=1e-12)
+    assert push_alignment(np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])) == pytest.approx(math.sqrt(2) / 2)
+    t = ring8(2.0, 0.05)
+    pts = t.centres * 0.9  # each point just inside its own centre
+    inward, outward = t.centres - pts, pts - t.centres
+    c = t.centres
+    assert toward_nearest_mode(pts, inward, c) == 1.0 and toward_nearest_mode(pts, outward, c) == 0.0
+    mixed = np.where(np.arange(8)[:, None] < 2, inward, outward)
+    assert toward_nearest_mode(np.stack([pts, pts]), np.stack([mixed, inward]), c).tolist() == [0.25, 1.0]
+    assert np.isnan(toward_nearest_mode(pts, np.zeros_like(pts), c))
+
+
+def test_push_and_surface_of_some_runs_are_those_runs_rows():
+    for method in ("gan", "pack", "minibatch"):
+        tr = PlaneTrainer(plane_method(method, **SMALL, dtype="float64")).step(5)
+        pts, push = tr.push(64)
+        one_pts, one_push = tr.push(64, runs=slice(1, 2))
+        np.testing.assert_allclose(one_pts[0], pts[1], rtol=1e-12)
+        np.testing.assert_allclose(one_push[0], push[1], rtol=1e-9, atol=1e-12)
+        xs = np.linspace(-2, 2, 5)
+        np.testing.assert_allclose(tr.surface(xs, xs, runs=slice(1, 2))[0], tr.surface(xs, xs)[1], rtol=1e-9)
+    with pytest.raises(ValueError, match="selects none"):
+        tr.push(8, runs=slice(5, 6))
+    with pytest.raises(ValueError, match="a slice"):
+        tr.surface(xs, xs, runs=1)

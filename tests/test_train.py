@@ -915,3 +915,118 @@ def test_every_stream_of_every_run_of_a_sweep_draws_its_own_numbers() -> None:
     assert len(firsts) == len(_STREAMS)
     with pytest.raises(ValueError, match="index=8"):
         stream_seed(0, MAX_STREAMS)
+
+
+# ----- issue 27: G's push on each of its values, -dL_G/dx -----
+
+def _softplus(v: np.ndarray) -> np.ndarray:
+    return np.logaddexp(0.0, v)
+
+
+def _g_loss_by_hand(out: np.ndarray, config: Config) -> np.ndarray:
+    """G's loss on D's outputs, written out: -log D, log(1 - D) with D = sigmoid(out), or -f."""
+    if config.loss != "bce":
+        return -out
+    return _softplus(-out) if config.g_objective == "non-saturating" else -_softplus(out)
+
+
+def _moments_by_hand(batch: np.ndarray) -> np.ndarray:
+    """Mean, std (with the feature map's 1e-8 under the root), skew and excess kurtosis of one batch."""
+    m = batch.mean()
+    sd = np.sqrt(((batch - m) ** 2).mean() + 1e-8)
+    z = (batch - m) / sd
+    return np.array([m, sd, (z**3).mean(), (z**4).mean() - 3.0])
+
+
+# Central differences in float64 with h = 1e-5 target std when D judges each value: D's curve varies on
+# the scale of the target's std (G and D work in standardised units), so the truncation error
+# h^2 |L'''| / 6 is ~1e-10 of the slope and the rounding error 1e-16 |L| / h ~1e-11. 1e-6 of the
+# largest push (plus 1e-7 relative) then separates a right derivative from any wrong factor, sign or term.
+_FD_STEP = 1e-5
+
+
+@pytest.mark.parametrize("changes", [dict(), dict(g_objective="minimax"), dict(loss="wgan"),
+                                     dict(loss="wgan-gp", normalize=False)])
+def test_generator_push_is_minus_the_derivative_of_each_values_own_loss(changes, tiny, numpy_mlp):
+    c = tiny(dtype="float64", rounds=40, **changes)
+    tr = Trainer(c).step(40)
+    values, push = tr.generator_push(12)
+    assert values.shape == push.shape == (3, 12)
+    loc, scale = (c.target_mean, c.target_std) if c.normalize else (0.0, 1.0)
+    h = _FD_STEP * c.target_std
+    for k in range(3):
+        # The values: G's output on the first 12 evaluation noise values, by hand.
+        g = numpy_mlp(tr.G.params, c.g_activations, tr._z_eval[k, :12].numpy(), k)[:, 0]
+        np.testing.assert_allclose(values[k], g * scale + loc, rtol=1e-12)
+
+        def loss(x: np.ndarray, k: int = k) -> np.ndarray:
+            return _g_loss_by_hand(numpy_mlp(tr.D.params, c.d_activations, ((x - loc) / scale)[:, None], k)[:, 0], c)
+
+        fd = -(loss(values[k] + h) - loss(values[k] - h)) / (2 * h)
+        np.testing.assert_allclose(push[k], fd, rtol=1e-7, atol=1e-6 * np.abs(fd).max())
+    assert np.abs(push).max() > 0
+
+
+@pytest.mark.parametrize("changes", [dict(features="moments"), dict(features="moments", loss="wgan")])
+def test_generator_push_runs_through_a_batch_features(changes, tiny, numpy_mlp):
+    # D sees each batch's four moments: moving one value changes its batch's moments, so its push is
+    # the derivative of its batch's loss through them. Two whole batches of 16; the oracle moves one
+    # value of each at a time.
+    c = tiny(dtype="float64", rounds=40, **changes)
+    tr = Trainer(c).step(40)
+    values, push = tr.generator_push(2 * c.batch_size)
+    loc, scale = c.target_mean, c.target_std
+    for k in range(3):
+        # The moments vary on the scale of the batch's own spread (a G that has collapsed to a
+        # thousandth of the target's std varies them a thousand times faster): h is a fraction of it,
+        # 1e-4 (truncation (h / spread)^2 ~ 1e-8 relative, rounding 1e-16 / 1e-4 = 1e-12).
+        h = 1e-4 * values[k].reshape(-1, c.batch_size).std(1).min()
+        def loss(batch: np.ndarray, k: int = k) -> float:
+            feats = _moments_by_hand((batch - loc) / scale)[None, :]
+            return float(_g_loss_by_hand(numpy_mlp(tr.D.params, c.d_activations, feats, k)[:, 0], c)[0])
+
+        fd = np.empty(values.shape[1])
+        for j in range(values.shape[1]):
+            b = j // c.batch_size
+            batch = values[k, b * c.batch_size:(b + 1) * c.batch_size].copy()
+            i = j % c.batch_size
+            batch[i] += h
+            up = loss(batch)
+            batch[i] -= 2 * h
+            fd[j] = -(up - loss(batch)) / (2 * h)
+        np.testing.assert_allclose(push[k], fd, rtol=1e-7, atol=1e-6 * np.abs(fd).max())
+        # Moments couple a batch's values: the pushes are not one function of the value alone.
+        assert np.abs(fd).max() > 0
+
+
+def test_generator_push_is_reproducible_and_picks_runs(tiny):
+    c = tiny(dtype="float64", rounds=30, features="sorted")
+    a, b = Trainer(c).step(30), Trainer(c).step(30)
+    va, pa = a.generator_push(32)
+    vb, pb = b.generator_push(32)
+    np.testing.assert_array_equal(va, vb)
+    np.testing.assert_array_equal(pa, pb)
+    again = a.generator_push(32)
+    np.testing.assert_array_equal(again[1], pa)  # the same noise every call
+    one = a.generator_push(32, runs=slice(1, 2))
+    assert one[0].shape == (1, 32)
+    np.testing.assert_allclose(one[1][0], pa[1], rtol=1e-12, atol=1e-15)
+    # Training moves the values and changes the push.
+    a.step(10)
+    assert not np.array_equal(a.generator_push(32)[0], va)
+
+
+@pytest.mark.parametrize("n, runs, text", [
+    (0, None, "n=0 is not allowed: a number of values >= 1"),
+    (2.5, None, "n=2.5 is not allowed"),
+    (True, None, "n=True is not allowed"),
+    (201, None, "n=201 is not allowed: at most 200 values"),
+    (193, "sorted", "at most 192 values (the evaluation noise's in whole batches of 16)"),
+    (10, slice(3, 5), "runs=slice(3, 5, None) is not allowed"),
+    (10, 1, "runs=1 is not allowed"),
+])
+def test_generator_push_refuses_bad_counts_and_runs_in_one_line(n, runs, text, tiny):
+    tr = Trainer(tiny(rounds=2, features="sorted" if runs == "sorted" else "value"))
+    with pytest.raises(ValueError) as exc:
+        tr.generator_push(n, runs=None if runs == "sorted" else runs)
+    assert text in str(exc.value) and "\n" not in str(exc.value)

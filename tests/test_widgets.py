@@ -14,19 +14,23 @@ import struct
 import time
 
 import ipywidgets as W
+import matplotlib
 import numpy as np
 import pytest
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 from scipy import stats
 
-from ganlib import Config, Trainer, train
+from ganlib import Config, Trainer, palette, train
 from ganlib import widgets as gw
 from ganlib.distributions import ideal_generator
 from ganlib.flows import FlowConfig, FlowTrainer
 from ganlib.metrics import optimal_discriminator
+from ganlib.plane import PlaneConfig, PlaneTrainer
+from ganlib.widgets import plane_dashboard as pgw
 from ganlib.widgets.panel import readable_png
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -480,6 +484,69 @@ def test_dashboard_with_a_batch_level_d_shows_sorted_samples_against_target_quan
     assert q.shape == (2, TINY.batch_size) and (np.diff(q, axis=1) >= 0).all()
 
 
+def test_dashboard_arrows_are_run_0s_push_on_its_first_values_in_the_palette() -> None:
+    for features in ("value", "sorted"):  # a value-by-value D, and one that sees whole (sorted) batches
+        dash = gw.Dashboard(TINY.replace(features=features), chunk=10)
+        rec = Recorder(dash.plot)
+        dash.step_frames(2)
+        mode, (arr,) = rec.frames()[-1]["parts"]["arrows"]
+        values, push = dash.trainer.generator_push(gw.N_ARROWS, runs=slice(0, 1))
+        assert mode == "replace" and arr.shape == (2, gw.N_ARROWS)
+        # float32 on the wire: 6e-8 relative, and the push of a value near 0 to 1e-7 of the largest.
+        np.testing.assert_allclose(arr[0], values[0], rtol=1e-6)
+        np.testing.assert_allclose(arr[1], push[0], rtol=1e-6, atol=1e-7 * np.abs(push).max())
+        spec = dash.plot.spec
+        assert spec["series"]["arrows"]["panel"] == 0 and spec["series"]["arrows"]["color"] == palette.COLORS["G"]
+        assert 0 < spec["series"]["arrows"]["length"] <= 0.25 and 0 < spec["panels"][0]["strip"] < 0.5
+        legend = {"label": "G's push", "color": palette.COLORS["G"], "kind": "arrow"}
+        assert legend in spec["panels"][0]["legend"]
+        # The frame's text alternative and the note beside the legend are built from the same numbers.
+        right = float(np.mean(push[0] > 0))
+        assert f"mean push {push[0].mean():+.2g}" in dash.alt_text
+        assert dash.alt_text.startswith("round 20: G's values mean ")
+        note = rec.frames()[-1]["header"]["texts"]["0:strip"]
+        assert note == f"push: mean {push[0].mean():+.2g}, {right:.0%} right"
+
+
+def test_dashboard_arrows_switch_off_at_once_while_paused_and_stay_off_after_reset() -> None:
+    dash = gw.Dashboard(TINY, chunk=10)
+    dash.step_frames(1)
+    rec = Recorder(dash.plot)
+    dash.arrows.value = False
+    (frame,) = rec.frames()  # redrawn at once, without training
+    assert frame["parts"]["arrows"] == ("clear", []) and dash.trainer.round == 10
+    assert dash.alt_text.endswith("; arrows off") and frame["header"]["texts"]["0:strip"] == ""
+    dash.reset_button.click()
+    assert rec.frames()[-1]["parts"]["arrows"] == ("clear", [])
+    dash.arrows.value = True
+    assert rec.frames()[-1]["parts"]["arrows"][0] == "replace" and "arrows: " in dash.alt_text
+
+
+def test_dashboard_without_room_for_arrows_says_so() -> None:
+    # D sees batches of 128 values and the dashboard evaluates 1,000 a run: 7 whole batches, 80 arrows.
+    # Batches of 2,000 do not fit even once: no arrows, and the text says why.
+    frames = gw.DashboardFrames(Trainer(TINY.replace(features="sorted", batch_size=2000, eval_samples=1000)))
+    header, parts = frames.frame(full=True)
+    assert frames.n_arrows == 0 and ({"id": "arrows", "mode": "clear"}, []) in parts
+    assert header["alt"].endswith("no arrows: D sees batches of 2000 values, more than the 1000 evaluated")
+    fits = Trainer(TINY.replace(features="sorted", batch_size=128, eval_samples=1000))
+    assert gw.DashboardFrames(fits).n_arrows == gw.N_ARROWS
+
+
+def test_describe_frame_reads_the_arrows_from_their_numbers() -> None:
+    values = np.array([3.0, 4.0, 5.0, 4.0])  # mean 4, population std sqrt(0.5) = 0.71
+    push = np.array([0.4, 0.2, 0.3, -0.1])  # three of four right, mean +0.2, largest 0.4
+    assert gw.describe_frame(120, values, 4.0, 1.25, push, False) == (
+        "round 120: G's values mean 4.00, std 0.71 (target 4, 1.25); arrows: most values pushed right, "
+        "mean push +0.2, largest 0.4")
+    assert "most values pushed left" in gw.describe_frame(1, values, 4.0, 1.25, -push, False)
+    both = push * [1, -1, -1, -1]  # two right, two left
+    assert "values pushed both ways (50% right)" in gw.describe_frame(1, values, 4.0, 1.25, both, False)
+    assert gw.describe_frame(1, values, 4.0, 1.25, np.full(4, np.nan), False).endswith("; no finite push")
+    assert gw.describe_frame(7, values, 4.0, 1.25, push, True) == "round 7: run 0 diverged"
+    assert gw.push_summary(push) == pytest.approx({"mean": 0.2, "largest": 0.4, "right": 0.75})
+
+
 def test_dashboard_rejects_a_shape_field_as_live() -> None:
     with pytest.raises(ValueError, match="cannot change during a run"):
         gw.Dashboard(TINY, live_fields=("target",))
@@ -532,6 +599,133 @@ def test_play_trains_in_the_background_until_pause() -> None:
     assert stopped_at >= 60 and dash.frames >= 6
     assert later == stopped_at  # paused: no more rounds
     assert "paused" in dash.status.value
+
+
+# --------------------------------------------------------------------------------------------
+# The 2-D dashboard
+# --------------------------------------------------------------------------------------------
+
+# Small nets and batches: a round in about a millisecond; the tests check what is sent, not GAN quality.
+PLANE_TINY = PlaneConfig(seeds=1, g_hidden=(16, 16), d_hidden=(16, 16), batch_size=32, eval_samples=200)
+
+
+def test_plane_dashboard_sends_ds_grid_and_gs_points_with_their_push() -> None:
+    dash = gw.PlaneDashboard(PLANE_TINY, chunk=10)
+    rec = Recorder(dash.plot)
+    dash.step_frames(2)
+    tr, src = dash.trainer, dash._source
+    parts = rec.frames()[-1]["parts"]
+    # D's grid: the centres of GRID x GRID equal cells over the box, D's probabilities on them.
+    (x0, x1), (y0, y1) = tr.extent
+    np.testing.assert_allclose(src.xs, np.linspace(x0, x1, 2 * pgw.GRID + 1)[1::2], rtol=1e-12)
+    np.testing.assert_allclose(src.ys, np.linspace(y0, y1, 2 * pgw.GRID + 1)[1::2], rtol=1e-12)
+    mode, (grid,) = parts["surface"]
+    want = tr.surface(src.xs, src.ys)[0]
+    assert mode == "replace" and grid.shape == (1, pgw.GRID**2)
+    np.testing.assert_allclose(grid[0], want.ravel(), rtol=1e-6, atol=1e-7)
+    assert 0 <= grid.min() and grid.max() <= 1
+    # G's points and their push: the trainer's, for the first N_POINTS points of run 0.
+    mode, (pts,) = parts["points"]
+    points, push = tr.push(pgw.N_POINTS)
+    assert mode == "replace" and pts.shape == (4, pgw.N_POINTS)
+    np.testing.assert_allclose(pts[:2].T, points[0], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(pts[2:].T, push[0], rtol=1e-6, atol=1e-7 * np.abs(push).max())
+    # The fixed picture: the target's centres and 3-std circles, the palette's colours, cividis's 256 steps.
+    spec = dash.plot.spec
+    plane = spec["panels"][0]
+    np.testing.assert_allclose(plane["centres"], tr.target.centres)
+    assert plane["radius"] == pytest.approx(3 * tr.target.std) and plane["mode_color"] == palette.COLORS["target"]
+    lut = plane["colorbar"]["lut"]
+    cividis = matplotlib.colormaps["cividis"]
+    assert len(lut) == 256 and lut[0] == to_hex(cividis(0.0)) and lut[-1] == to_hex(cividis(1.0))
+    assert plane["colorbar"]["range"] == [0.0, 1.0]
+    assert spec["series"]["points"]["color"] == palette.COLORS["G"]
+    # The status line and the text alternative carry the trainer's own numbers.
+    cov = tr.coverage()
+    covered = f"{int(cov['modes_covered'][0])} of 8 modes covered · {cov['high_quality'][0]:.0%} high quality"
+    assert dash.status.value == f"round 20 · {covered} (paused)"
+    assert dash.alt_text.startswith(f"round 20, seed 0: G covers {int(cov['modes_covered'][0])} of 8 modes")
+    share = pgw.toward_nearest_mode(points[0], push[0], tr.target.centres)
+    assert f"arrows: {share:.0%} point toward the nearest mode" in dash.alt_text
+
+
+def test_plane_dashboard_of_a_wgan_colours_the_critic_on_its_own_range() -> None:
+    dash = gw.PlaneDashboard(PLANE_TINY.replace(loss="wgan", clip=0.05), chunk=10)
+    rec = Recorder(dash.plot)
+    dash.step_frames(1)
+    plane = dash.plot.spec["panels"][0]
+    assert plane["colorbar"]["range"] is None and plane["colorbar"]["label"] == "critic f(x)"
+    grid = rec.frames()[-1]["parts"]["surface"][1][0][0]
+    np.testing.assert_allclose(grid, dash.trainer.surface(dash._source.xs, dash._source.ys)[0].ravel(), rtol=1e-5,
+                               atol=1e-6)
+    assert "critic f(x) from" in dash.alt_text
+
+
+def test_plane_dashboard_coverage_history_arrives_once_and_whole_run_first() -> None:
+    tr = PlaneTrainer(PLANE_TINY.replace(seeds=3, eval_every=10)).step(30)
+    dash = gw.PlaneDashboard(tr, run=1, chunk=10)
+    assert dash.trainer is tr
+    rec = Recorder(dash.plot)
+    dash._send_snapshot()  # a new page: everything from the first evaluation
+    dash.step_frames(4)
+    dash.trainer.step(25, evaluate_at_end=False)  # trained from code, between frames
+    dash.step_frames(2)
+    frames = rec.frames()
+    assert frames[0]["parts"]["modes"][0] == "reset"
+    h = tr.history
+    order = [1, 0, 2]  # the run shown first: the browser draws it bold
+    for key, name in (("modes", "modes_covered"), ("quality", "high_quality")):
+        got = np.concatenate([f["parts"][key][1][0] for f in frames if key in f["parts"]], 1)
+        xs = np.concatenate([f["parts"][key][1][1] for f in frames if key in f["parts"]])
+        np.testing.assert_allclose(got, getattr(h, name)[order], rtol=1e-6)
+        np.testing.assert_array_equal(xs, h.eval_round)
+    assert tr.round == 115 and h.eval_round[-1] == 110  # the evaluations at every multiple of 10 arrived
+    assert "seed 1)" in dash.plot.spec["panels"][0]["title"]
+
+
+def test_plane_dashboard_arrows_switch_off_and_on() -> None:
+    dash = gw.PlaneDashboard(PLANE_TINY, chunk=10)
+    rec = Recorder(dash.plot)
+    dash.arrows.value = False
+    assert rec.frames()[-1]["parts"]["points"][1][0].shape == (2, pgw.N_POINTS)
+    assert dash.alt_text.endswith("; arrows off")
+    dash.reset_button.click()
+    assert rec.frames()[-1]["parts"]["points"][1][0].shape == (2, pgw.N_POINTS)
+    dash.arrows.value = True
+    assert rec.frames()[-1]["parts"]["points"][1][0].shape == (4, pgw.N_POINTS) and "arrows: " in dash.alt_text
+
+
+def test_plane_dashboard_shows_a_refused_config_as_one_line_and_stays_usable() -> None:
+    dash = gw.PlaneDashboard(Config())  # a 1-D config
+    assert dash.trainer is None
+    assert "needs a PlaneConfig or a PlaneTrainer, got Config" in dash.message.value
+    dash.step_button.click()
+    assert "no run to train" in dash.message.value
+    dash.controls["seed"].value = 3  # the controls describe a run: it starts
+    assert dash.trainer is not None and dash.trainer.seeds == [3] and "seed changed" in dash.message.value
+    # ring8 at radius 2: modes 1.53 apart, so a std above 1.53 / 6 = 0.255 is refused.
+    dash.controls["component_std"].value = 0.4
+    assert dash.trainer is None and "component_std=0.4 is not allowed" in dash.message.value
+    assert "\n" not in dash.message.value and dash.status.value == "no run"
+    dash.controls["component_std"].value = 0.1
+    assert dash.trainer is not None and dash.trainer.config.component_std == 0.1
+    wrong_run = gw.PlaneDashboard(PlaneTrainer(PLANE_TINY.replace(seeds=2)), run=2)
+    assert wrong_run.trainer is None and "run=2 is not allowed: a run of the trainer, from 0 to 1" in (
+        wrong_run.message.value)
+
+
+def test_toward_nearest_mode_and_the_plane_description_from_hand_numbers() -> None:
+    centres = np.array([[2.0, 0.0], [0.0, 2.0]])
+    points = np.array([[1.0, 0.0], [0.0, 1.0], [5.0, 5.0]])
+    push = np.array([[1.0, 0.0], [0.0, -1.0], [0.0, 0.0]])  # toward, away, none (left out)
+    assert pgw.toward_nearest_mode(points, push, centres) == 0.5
+    assert np.isnan(pgw.toward_nearest_mode(points, np.zeros((3, 2)), centres))
+    text = gw.describe_plane_frame(40, 7, 2, 8, 0.25, 40, "D(x)", np.array([[0.2, 0.8]]), points[:2], push[:2],
+                                   centres, False)
+    assert text == ("round 40, seed 7: G covers 2 of 8 modes, 25% of its points high quality (evaluated at round 40); "
+                    "D(x) from 0.2 to 0.8; arrows: 50% point toward the nearest mode, mean length 1")
+    assert gw.describe_plane_frame(40, 7, 2, 8, 0.25, 40, "D(x)", np.array([0.5]), points, push, centres,
+                                   True) == "round 40, seed 7: the run diverged"
 
 
 # --------------------------------------------------------------------------------------------

@@ -18,9 +18,11 @@ notebook's widget state. anywidget with our own canvas renderer (`live_plot.js`,
 lines, no imports, so it works offline) appends only the new points, and its JavaScript is small
 enough to ship inside ganlib. So: anywidget.
 
-Per frame the kernel samples G, evaluates D and G on grids and the optimal discriminator D*, and
-sends those curves plus the history points since the last frame; see `DashboardFrames`. Its cost
-does not grow with the round (measured in `benchmarks/slider_latency.py`).
+Per frame the kernel samples G, evaluates D and G on grids and the optimal discriminator D*, takes
+G's push on 80 of its values (`Trainer.generator_push`, drawn as arrows under the
+histogram, as GAN Lab draws them), and sends those curves plus the history points since the last
+frame; see `DashboardFrames`. Its cost does not grow with the round (measured in
+`benchmarks/slider_latency.py`).
 """
 
 from __future__ import annotations
@@ -53,6 +55,19 @@ from ganlib.widgets.live_plot import LivePlot
 from ganlib.widgets.panel import running_loop
 
 ALL_DIVERGED = "all runs diverged: press Reset"
+# Arrows drawn under the histogram: enough to show where the push changes sign and how it varies
+# along the axis, few enough to stay apart: horizontal arrows on one axis overlap unless they take
+# rows, and the strip under a 420 px dashboard's histogram has room for 8 rows of 10 (200 arrows
+# were a solid block there).
+N_ARROWS = 80
+# The longest arrow of a frame spans this share of the x axis, about the gap between two arrows of a
+# row. Scaled per frame, not on a fixed scale: the push's size varies by orders of magnitude between
+# losses (a clipped WGAN critic's slope is ~100 times smaller than a cross-entropy D's) and over a
+# run (a saturating D), so any fixed scale leaves the arrows invisible on some settings and crossing
+# the panel on others. What the picture teaches is the direction and the relative size along the
+# axis; the size itself is in the text (mean and largest push), where a vanishing gradient shows as
+# a number falling by decades.
+ARROW_LENGTH = 0.07
 
 
 class DashboardFrames:
@@ -62,11 +77,20 @@ class DashboardFrames:
     D* = p_R / (p_R + p_G) of run 0 - or, when D sees whole batches, G's sorted samples against the
     target's quantiles; G's map against both monotone ideal maps; D and G losses; generated mean
     and std against the targets; W1 in target std with the success line at 0.1. Run 0 is drawn
-    bold, the other runs faint.
+    bold, the other runs faint. With `arrows`, a strip under the histogram holds an arrow on each of
+    `n_arrows` of run 0's values (`Trainer.generator_push`): where G's loss pushes that value.
     """
 
-    def __init__(self, trainer: Trainer, *, n_samples: int = 1000, bins: int = 60, grid: int = 200) -> None:
+    def __init__(self, trainer: Trainer, *, n_samples: int = 1000, bins: int = 60, grid: int = 200,
+                 arrows: bool = True, n_arrows: int = N_ARROWS) -> None:
         self.trainer = trainer
+        self.arrows = arrows
+        # generator_push takes whole batches when D sees batches: as many values as fit the evaluation.
+        c = trainer.config
+        per = c.batch_size if (not trainer.features.per_value or trainer.features.cross_sample) else 1
+        self.n_arrows = min(n_arrows, c.eval_samples // per * per)
+        # The one-line text alternative of the latest frame, built from its numbers.
+        self.alt = ""
         self.n_samples = n_samples
         self.bins = bins
         target = trainer.target
@@ -95,10 +119,14 @@ class DashboardFrames:
             "y_from_zero": True, "ylimits": [0.0, 4.0 * float(pdf.max())],
             "lines": [_line(pdf_x, pdf, c["target"], 2)],
             "legend": [{"label": "G's histogram", "color": c["G"], "kind": "bar"},
-                       {"label": f"target {target.name} pdf", "color": c["target"]}],
+                       {"label": f"target {target.name} pdf", "color": c["target"]},
+                       {"label": "G's push", "color": c["G"], "kind": "arrow"}],
+            # The share of the plot's height the arrows' strip takes, under the histogram, when there are arrows.
+            "strip": 0.36,
         }]
         series: dict[str, dict[str, Any]] = {
             "hist": {"panel": 0, "kind": "bars", "x0": self.lo, "x1": self.hi, "color": c["G"], "alpha": 0.45},
+            "arrows": {"panel": 0, "kind": "arrows", "color": c["G"], "length": ARROW_LENGTH, "width": 1.3, "rows": 8},
         }
         if self.per_value_d:
             d_label = "D(x)" if self.bce else "critic f(x)"
@@ -194,6 +222,13 @@ class DashboardFrames:
             counts, _ = np.histogram(finite, bins=self.bins, range=(self.lo, self.hi))
             counts = counts / (finite.size * (self.hi - self.lo) / self.bins)
         parts: list[tuple[dict, list[np.ndarray]]] = [({"id": "hist", "mode": "replace"}, [counts[None, :]])]
+        push = None
+        if self.arrows and self.n_arrows:
+            values, push = (a[0] for a in tr.generator_push(self.n_arrows, runs=slice(0, 1)))
+            # One (2, n) array: row 0 the values (where the arrows start), row 1 the push (their length).
+            parts.append(({"id": "arrows", "mode": "replace"}, [np.stack([values, push])]))
+        else:
+            parts.append(({"id": "arrows", "mode": "clear"}, []))
         if self.per_value_d:
             parts.append(({"id": "d", "mode": "replace"}, [tr.discriminator_curve(self.xs)]))
             dstar = optimal_discriminator(self.xs, finite, target) if finite.size > 1 else np.full(self.xs.size, np.nan)
@@ -214,8 +249,15 @@ class DashboardFrames:
         for name, key, scale in (("mean", "mean", 1.0), ("std", "std", 1.0), ("w1", "w1", target.std)):
             parts.append(({"id": name, "mode": mode}, [evals[key] / scale, x_evals]))
         self._evals_sent += x_evals.size
+        diverged = tr.diverged_at[0] is not None
+        no_arrows = "arrows off" if not self.arrows else (
+            f"no arrows: D sees batches of {tr.config.batch_size} values, more than the {tr.config.eval_samples} "
+            "evaluated")
+        self.alt = describe_frame(tr.round, finite, target.mean, target.std, push, diverged, no_arrows)
+        summary = push_summary(push) if push is not None else None
+        note = "" if summary is None else f"push: mean {summary['mean']:+.2g}, {summary['right']:.0%} right"
         header = {"round": tr.round, "titles": {"0": f"round {tr.round}: G's samples (seed {tr.seeds[0]})"},
-                  "texts": {"0": _stats_text(finite, tr.diverged_at[0] is not None)}}
+                  "texts": {"0": _stats_text(finite, diverged), "0:strip": note}, "alt": self.alt}
         return header, parts
 
 
@@ -235,54 +277,95 @@ def _stats_text(values: np.ndarray, diverged: bool) -> str:
     return f"mean {m:6.2f}\nstd  {sd:6.2f}\nskew {np.mean(z**3):6.2f}\nkurt {np.mean(z**4) - 3:6.2f}"
 
 
-class Dashboard:
-    """Play, Pause, Step and Reset a training run and watch it in six panels drawn by the browser.
+def push_summary(push: np.ndarray) -> dict[str, float] | None:
+    """Mean push, largest |push| and the share of values pushed right (push > 0), over the finite pushes.
 
-    Learning rates, D/G steps, clip and GP weight apply to the run in progress (the next rounds
-    use them). Changing anything else (target, what D sees, widths, loss, seeds) resets the run
-    and says so. In a kernel, Play runs an asyncio task that trains a few rounds, sends a frame
-    and yields, so button clicks and slider moves are handled between frames; it aims at
+    None when no push is finite (a diverged run).
+    """
+    p = np.asarray(push, dtype=float)
+    p = p[np.isfinite(p)]
+    if not p.size:
+        return None
+    return {"mean": float(p.mean()), "largest": float(np.abs(p).max()), "right": float(np.mean(p > 0))}
+
+
+def describe_frame(round_: int, values: np.ndarray, target_mean: float, target_std: float,
+                   push: np.ndarray | None, diverged: bool, no_arrows: str = "arrows off") -> str:
+    """The frame's one-line text alternative, from its numbers: G's mean and std against the target's, and the arrows.
+
+    For example "round 200: G's values mean 3.91, std 0.84 (target 4, 1.25); arrows: most values
+    pushed right, mean push +0.31, largest 0.9". Without a push, `no_arrows` says why.
+    """
+    if diverged:
+        return f"round {round_}: run 0 diverged"
+    if values.size < 3:
+        return f"round {round_}: G has no finite values"
+    text = (f"round {round_}: G's values mean {values.mean():.2f}, std {values.std():.2f} "
+            f"(target {target_mean:g}, {target_std:g})")
+    if push is None:
+        return f"{text}; {no_arrows}"
+    summary = push_summary(push)
+    if summary is None:
+        return text + "; no finite push"
+    right = summary["right"]
+    # Two thirds either way reads as "most"; in between the push splits the values (as it does
+    # when G's values straddle the target).
+    way = ("most values pushed right" if right >= 2 / 3 else "most values pushed left" if right <= 1 / 3
+           else f"values pushed both ways ({right:.0%} right)")
+    return f"{text}; arrows: {way}, mean push {summary['mean']:+.2g}, largest {summary['largest']:.2g}"
+
+
+class LiveDashboard:
+    """What every live dashboard shares: Play, Pause, Step and Reset, an arrows checkbox, a status line,
+    a one-line message and a `LivePlot` canvas fed by a frame source.
+
+    A subclass builds its controls, calls `__init__` with them, and then `_start()`; it makes the
+    trainer (`_new_trainer`, from its controls) and the frame source (`_new_source`: an object with
+    `spec()`, `frame(full)`, `alt` and a settable `arrows`), and may add to the status line
+    (`_status_detail`). In a kernel, Play runs an asyncio task that trains a few rounds, sends a
+    frame and yields, so button clicks and slider moves are handled between frames; it aims at
     `frame_rate` frames a second and spends `train_share` of each frame period training (the rest
-    is left to the browser and the Jupyter server, which share the machine). `step_frames(n)`
-    trains `chunk` rounds and sends a frame, n times, synchronously (tests, notebook cells).
+    is left to the browser and the Jupyter server, which share the machine). `step_frames(n)` trains
+    `chunk` rounds and sends a frame, n times, synchronously (tests, notebook cells). The `arrows`
+    checkbox shows or hides G's push; `alt_text` is the latest frame's one-line description (also the
+    canvas's aria-label in the browser). Every callback catches its errors: a failure is a one-line
+    message in the widget, which stays usable.
     """
 
     def __init__(
         self,
-        config: Config,
-        live_fields: Sequence[str] = ("d_lr", "g_lr", "d_steps", "g_steps"),
-        reset_fields: Sequence[str] = ("target", "target_mean", "target_std", "features", "width", "seed"),
+        controls: dict[str, W.Widget],
         *,
-        chunk: int = 20,
-        max_rounds: int = 20_000,
-        height: int | str = 420,
-        frame_rate: float = 30.0,
-        train_share: float = 0.7,
+        chunk: int,
+        max_rounds: int,
+        height: int | str,
+        frame_rate: float,
+        train_share: float,
     ) -> None:
-        bad = [f for f in live_fields if f not in LIVE_FIELDS]
-        if bad:
-            raise ValueError(f"{bad} cannot change during a run; live fields are {', '.join(LIVE_FIELDS)}")
         if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
             raise ValueError(f"chunk={chunk!r} is not allowed: a number of rounds >= 1")
         # Play waits 1 / frame_rate between frames: 0, a negative or a NaN rate gave a button that did nothing.
         if (isinstance(frame_rate, bool) or not isinstance(frame_rate, numbers.Real) or not math.isfinite(frame_rate)
                 or frame_rate <= 0):
             raise ValueError(f"frame_rate={frame_rate!r} is not allowed: a finite number of frames a second > 0")
-        self.base = config
         self.chunk = chunk
         self.max_rounds = max_rounds
         self.frame_rate = frame_rate
         self.train_share = train_share
-        self.live = {f: make_control(f, field_value(config, f)) for f in live_fields}
-        self.shape = {f: make_control(f, field_value(config, f)) for f in reset_fields}
-        self.controls = {**self.live, **self.shape}
+        self.controls = controls
         small = W.Layout(width="92px")
         self.play_button = W.Button(description="Play", icon="play", button_style="success", layout=small)
         self.pause_button = W.Button(description="Pause", icon="pause", layout=small)
         self.step_button = W.Button(description="Step", icon="step-forward", layout=small)
         self.reset_button = W.Button(description="Reset", icon="refresh", layout=small)
-        self.status = W.Label(value="")
+        # Set off from the checkbox before it, so the two do not read as one phrase.
+        self.status = W.Label(value="", layout=W.Layout(margin="0 0 0 12px"))
         self.status.add_class("ganlib-status")
+        # G's push on its samples, drawn as arrows (on by default: it is the picture of what G's loss
+        # does; off gives the data the whole panel).
+        self.arrows = W.Checkbox(value=True, description="gradient arrows", indent=False,
+                                 layout=W.Layout(width="auto"))
+        self.arrows.add_class("ganlib-arrows")
         self.message = W.HTML(value="")
         self.plot = LivePlot(height=int(str(height).removesuffix("px")))
         self.plot.on_snapshot_request = lambda: self._guard(self._send_snapshot)
@@ -291,8 +374,8 @@ class Dashboard:
         self.frame_seconds: list[float] = []
         self.frame_times: list[float] = []
         self.reset_error: str | None = None
-        self.trainer: Trainer | None = None
-        self._source: DashboardFrames | None = None
+        self.trainer: Any = None
+        self._source: Any = None
         self._task: asyncio.Task | None = None
         self._seconds_per_round = 0.0
         self._status_time = 0.0
@@ -300,15 +383,27 @@ class Dashboard:
         self.pause_button.on_click(lambda _b: self.pause())
         self.step_button.on_click(lambda _b: self._guard(self.step_frames, 1))
         self.reset_button.on_click(lambda _b: self._guard(self.reset, "Reset pressed"))
-        for name, c in self.live.items():
-            c.observe(lambda ch, name=name: self._guard(self._live_change, name, ch["new"]), names="value")
-        for name, c in self.shape.items():
-            c.observe(lambda ch, name=name: self._guard(self.reset, f"{FIELD_SPECS[name].label} changed"),
-                      names="value")
-        buttons = W.HBox([self.play_button, self.pause_button, self.step_button, self.reset_button, self.status],
-                         layout=W.Layout(align_items="center"))
-        self.widget = W.VBox([control_grid(list(self.controls.values())), buttons, self.message, self.plot])
+        self.arrows.observe(lambda ch: self._guard(self._arrows_change, ch["new"]), names="value")
+        buttons = W.HBox([self.play_button, self.pause_button, self.step_button, self.reset_button, self.arrows,
+                          self.status], layout=W.Layout(align_items="center"))
+        self.widget = W.VBox([control_grid(list(controls.values())), buttons, self.message, self.plot])
+
+    def _start(self) -> None:
+        """Start the first run (a subclass calls it once its controls and settings are in place)."""
         self._guard(self.reset, "")
+
+    # --- what a subclass provides ---
+    def _new_trainer(self) -> Any:
+        """A trainer for the run the controls describe (raises ValueError for a bad combination)."""
+        raise NotImplementedError
+
+    def _new_source(self, trainer: Any) -> Any:
+        """The frame source of `trainer`'s run."""
+        raise NotImplementedError
+
+    def _status_detail(self) -> str:
+        """What the status line says after the round ('' for nothing)."""
+        return ""
 
     # --- helpers ---
     def notify(self, text: str, level: str = "warning") -> None:
@@ -320,12 +415,8 @@ class Dashboard:
             return fn(*args)
         except Exception as exc:  # noqa: BLE001 - keep the dashboard usable whatever happened
             self.pause()
-            self.notify(str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}", "error")
+            self.notify(_one_line(exc), "error")
             return None
-
-    def current_config(self) -> Config:
-        """The Config the controls describe."""
-        return config_with(self.base, {name: c.value for name, c in self.controls.items()})
 
     def _can_train(self) -> bool:
         """Whether there is a run to advance; if not, say why and pause."""
@@ -343,14 +434,18 @@ class Dashboard:
             return False
         return True
 
-    def _live_change(self, name: str, value: Any) -> None:
-        if self.trainer is None:
+    def _arrows_change(self, on: bool) -> None:
+        if self._source is None:
             return
-        self.trainer.set(**{name: value})
-        if self.trainer.stopped:
-            self.notify(ALL_DIVERGED, "error")
-        else:
-            self.notify(f"{FIELD_SPECS[name].label} is now {value:.3g}: the next rounds use it", "info")
+        self._source.arrows = bool(on)
+        # While paused nothing else would redraw: show (or hide) the arrows now.
+        if not self.playing:
+            self.redraw()
+
+    @property
+    def alt_text(self) -> str:
+        """The latest frame's one-line text alternative, built from its numbers ('' before any)."""
+        return self._source.alt if self._source is not None else ""
 
     # --- actions ---
     def reset(self, why: str = "") -> None:
@@ -359,19 +454,17 @@ class Dashboard:
         self.trainer = None
         self._source = None
         try:
-            cfg = self.current_config()
-            # No schedule: the learning rates are the reader's to move while the run goes on.
-            trainer = Trainer(cfg.replace(rounds=self.max_rounds, eval_every=self.chunk, eval_samples=1000,
-                                          lr_decay=1.0))
+            trainer = self._new_trainer()
+            source = self._new_source(trainer)
         except Exception as exc:
-            self.reset_error = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+            self.reset_error = _one_line(exc)
             self.plot.clear()
             self.plot.spec = {}
             self.status.value = "no run"
             raise
         self.reset_error = None
         self.trainer = trainer
-        self._source = DashboardFrames(trainer)
+        self._source = source
         self.frame_times.clear()
         self.plot.clear()
         self.plot.spec = self._source.spec()
@@ -383,7 +476,7 @@ class Dashboard:
             self.redraw(full=True)
 
     def redraw(self, full: bool = False) -> None:
-        """Send the browser a frame: the current curves and the history since the last frame."""
+        """Send the browser a frame: the current pictures and the history since the last frame."""
         t0 = time.perf_counter()
         header, parts = self._source.frame(full=full)
         self.plot.send_frame(header, parts)
@@ -403,7 +496,7 @@ class Dashboard:
         if self.playing and now - self._status_time < 1.0:
             return
         self._status_time = now
-        text = f"round {self.trainer.round}" + ("" if self.playing else " (paused)")
+        text = f"round {self.trainer.round}" + self._status_detail() + ("" if self.playing else " (paused)")
         if self.playing and len(self.frame_times) > 10:
             text += f" · {self.fps:.0f} frames/s"
         self.status.value = text
@@ -446,8 +539,9 @@ class Dashboard:
     def _rounds_per_frame(self) -> int:
         """Rounds that fit in the training share of a frame period, from chunk/4 to chunk.
 
-        The floor keeps training efficient on a slow machine: every `Trainer.step` call ends with
-        an evaluation, which would cost more than the rounds themselves if a call trained one.
+        The floor keeps training efficient on a slow machine: every `Trainer.step` call has a fixed
+        cost (drawing the chunk's random numbers), which would cost more than the rounds themselves
+        if a call trained one.
         """
         if self._seconds_per_round <= 0:
             return self.chunk
@@ -478,7 +572,7 @@ class Dashboard:
         """Stop after the current frame."""
         self.playing = False
         if self.trainer is not None:
-            self.status.value = f"round {self.trainer.round} (paused)"
+            self.status.value = f"round {self.trainer.round}{self._status_detail()} (paused)"
 
     @property
     def fps(self) -> float:
@@ -494,4 +588,70 @@ class Dashboard:
         return float(np.median(self.frame_seconds)) if self.frame_seconds else math.nan
 
 
-__all__ = ["Dashboard", "DashboardFrames", "ALL_DIVERGED"]
+def _one_line(exc: BaseException) -> str:
+    """A message for the widget: a ValueError's own text, else the exception's type and text."""
+    return str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+
+
+class Dashboard(LiveDashboard):
+    """Play, Pause, Step and Reset a training run and watch it in six panels drawn by the browser.
+
+    Learning rates, D/G steps, clip and GP weight apply to the run in progress (the next rounds
+    use them). Changing anything else (target, what D sees, widths, loss, seeds) resets the run
+    and says so. The histogram's panel carries G's push on run 0's values as arrows (the `arrows`
+    checkbox); see `LiveDashboard` for Play, Step and the frame rate.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        live_fields: Sequence[str] = ("d_lr", "g_lr", "d_steps", "g_steps"),
+        reset_fields: Sequence[str] = ("target", "target_mean", "target_std", "features", "width", "seed"),
+        *,
+        chunk: int = 20,
+        max_rounds: int = 20_000,
+        height: int | str = 420,
+        frame_rate: float = 30.0,
+        train_share: float = 0.7,
+    ) -> None:
+        bad = [f for f in live_fields if f not in LIVE_FIELDS]
+        if bad:
+            raise ValueError(f"{bad} cannot change during a run; live fields are {', '.join(LIVE_FIELDS)}")
+        self.base = config
+        self.live = {f: make_control(f, field_value(config, f)) for f in live_fields}
+        self.shape = {f: make_control(f, field_value(config, f)) for f in reset_fields}
+        super().__init__({**self.live, **self.shape}, chunk=chunk, max_rounds=max_rounds, height=height,
+                         frame_rate=frame_rate, train_share=train_share)
+        self.trainer: Trainer | None = None
+        self._source: DashboardFrames | None = None
+        for name, c in self.live.items():
+            c.observe(lambda ch, name=name: self._guard(self._live_change, name, ch["new"]), names="value")
+        for name, c in self.shape.items():
+            c.observe(lambda ch, name=name: self._guard(self.reset, f"{FIELD_SPECS[name].label} changed"),
+                      names="value")
+        self._start()
+
+    def current_config(self) -> Config:
+        """The Config the controls describe."""
+        return config_with(self.base, {name: c.value for name, c in self.controls.items()})
+
+    def _new_trainer(self) -> Trainer:
+        cfg = self.current_config()
+        # No schedule: the learning rates are the reader's to move while the run goes on.
+        return Trainer(cfg.replace(rounds=self.max_rounds, eval_every=self.chunk, eval_samples=1000, lr_decay=1.0))
+
+    def _new_source(self, trainer: Trainer) -> DashboardFrames:
+        return DashboardFrames(trainer, arrows=self.arrows.value)
+
+    def _live_change(self, name: str, value: Any) -> None:
+        if self.trainer is None:
+            return
+        self.trainer.set(**{name: value})
+        if self.trainer.stopped:
+            self.notify(ALL_DIVERGED, "error")
+        else:
+            self.notify(f"{FIELD_SPECS[name].label} is now {value:.3g}: the next rounds use it", "info")
+
+
+__all__ = ["Dashboard", "DashboardFrames", "LiveDashboard", "ALL_DIVERGED", "describe_frame", "push_summary",
+           "N_ARROWS"]

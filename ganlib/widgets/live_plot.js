@@ -13,12 +13,13 @@ const TITLE_FONT = "bold 12px sans-serif";
 const MONO = "11px monospace";
 const LINE_H = 14;
 const ACK_MS = 150;
+const LABEL_MS = 1000;
 
 function storeFor(model) {
   const uid = model.get("uid");
   let store = STORES.get(uid);
   if (!store) {
-    store = { series: {}, titles: {}, texts: {}, seq: 0, acked: 0, ackedAt: -Infinity, views: new Set() };
+    store = { series: {}, titles: {}, texts: {}, alt: "", seq: 0, acked: 0, ackedAt: -Infinity, views: new Set() };
     STORES.set(uid, store);
   }
   return store;
@@ -47,6 +48,10 @@ function grow(arr, need) {
 }
 
 function applyPart(store, part, buffers) {
+  if (part.mode === "clear") {
+    delete store.series[part.id];
+    return;
+  }
   const arrays = part.arrays.map((a) => ({ data: floats(buffers[a.buffer]), shape: a.shape }));
   const ys = splitRows(arrays[0].data, arrays[0].shape);
   const xs = arrays.length > 1 ? arrays[1].data : null;
@@ -80,6 +85,7 @@ function applyMessage(store, msg, buffers) {
   for (const part of msg.parts) applyPart(store, part, buffers);
   Object.assign(store.titles, msg.titles || {});
   Object.assign(store.texts, msg.texts || {});
+  if (typeof msg.alt === "string") store.alt = msg.alt;
   store.seq = Math.max(store.seq, msg.seq);
 }
 
@@ -256,6 +262,64 @@ function yRange(panel, lines, bars, axis, fixed, log) {
 // Drawing
 // ---------------------------------------------------------------------------------------------
 
+// One arrow from (x, y) to (x + dx, y + dy) in pixels, added to the current path. One too short to
+// carry a head is left out, or with `tick` drawn as a short vertical tick, so that a value's place
+// on a 1-D axis still shows.
+function arrowPath(ctx, x, y, dx, dy, tick) {
+  const len = Math.hypot(dx, dy);
+  const head = Math.min(4, len * 0.45);
+  if (!(head >= 1.5)) {
+    if (tick) {
+      ctx.moveTo(x, y - 1.5);
+      ctx.lineTo(x, y + 1.5);
+    }
+    return;
+  }
+  const ux = dx / len;
+  const uy = dy / len;
+  const tx = x + dx;
+  const ty = y + dy;
+  const bx = tx - ux * head;
+  const by = ty - uy * head;
+  const w = head * 0.75;
+  ctx.moveTo(x, y);
+  ctx.lineTo(tx, ty);
+  ctx.moveTo(bx - uy * w, by + ux * w);
+  ctx.lineTo(tx, ty);
+  ctx.lineTo(bx + uy * w, by - ux * w);
+}
+
+// The arrows of one series in a strip [y0, y0 + h]: row 0 of the data holds where each arrow starts
+// (data units of the x axis), row 1 its push. Scaled per frame: the longest spans `length` of the
+// axis (the kernel says why). Arrows are horizontal, so values close on the axis would hide each
+// other on one line: sorted by value, they take the strip's `rows` in turn (rank modulo rows), so
+// neighbours sit on different rows and each row holds every rows-th value. A G that keeps its
+// order keeps each value on its row from frame to frame. All arrows go in one path: one stroke.
+function drawArrows(ctx, s, data, sx, width, y0, h) {
+  const xs = data.y[0];
+  const ps = data.y[1];
+  const order = [];
+  let largest = 0;
+  for (let i = 0; i < data.n; i++) {
+    if (!Number.isFinite(xs[i]) || !Number.isFinite(ps[i])) continue;
+    order.push(i);
+    largest = Math.max(largest, Math.abs(ps[i]));
+  }
+  order.sort((a, b) => xs[a] - xs[b]);
+  const scale = largest > 0 ? ((s.length ?? 0.1) * width) / largest : 0;
+  const pad = 5;
+  // Rows at least 5 px apart (an arrow head is up to 6 px tall).
+  const rows = Math.max(1, Math.min(s.rows ?? 8, Math.floor((h - 2 * pad) / 5) + 1));
+  const gap = rows > 1 ? (h - 2 * pad) / (rows - 1) : 0;
+  ctx.strokeStyle = colorWithAlpha(s.color, s.alpha ?? 1);
+  ctx.lineWidth = s.width ?? 1.2;
+  ctx.setLineDash([]);
+  ctx.beginPath();
+  order.forEach((i, rank) => arrowPath(ctx, sx(xs[i]), y0 + pad + (rank % rows) * gap, ps[i] * scale, 0, true));
+  ctx.stroke();
+  return order.length;
+}
+
 function drawLegend(ctx, items, left, top, width, theme) {
   ctx.font = FONT;
   let x = left;
@@ -270,6 +334,23 @@ function drawLegend(ctx, items, left, top, width, theme) {
     if (it.kind === "bar") {
       ctx.fillStyle = colorWithAlpha(it.color, 0.45);
       ctx.fillRect(x, y - 8, 16, 9);
+    } else if (it.kind === "arrow") {
+      ctx.strokeStyle = it.color;
+      ctx.lineWidth = 1.5;
+      ctx.beginPath();
+      arrowPath(ctx, x, y - 4, 16, 0, false);
+      ctx.stroke();
+    } else if (it.kind === "dot") {
+      ctx.fillStyle = it.color;
+      ctx.beginPath();
+      ctx.arc(x + 8, y - 4, 3, 0, 2 * Math.PI);
+      ctx.fill();
+    } else if (it.kind === "ring") {
+      ctx.strokeStyle = it.color;
+      ctx.lineWidth = 1.5;
+      ctx.beginPath();
+      ctx.arc(x + 8, y - 4, 5, 0, 2 * Math.PI);
+      ctx.stroke();
     } else {
       ctx.strokeStyle = it.color;
       ctx.lineWidth = it.width || 2;
@@ -286,7 +367,7 @@ function drawLegend(ctx, items, left, top, width, theme) {
     ctx.fillText(it.label, x + 20, y);
     x += w;
   }
-  return y;
+  return { x, y };
 }
 
 function legendRows(ctx, items, width) {
@@ -304,8 +385,12 @@ function legendRows(ctx, items, width) {
   return rows;
 }
 
-function drawPanel(ctx, spec, index, store, box) {
+function drawPanel(ctx, spec, index, store, box, tally) {
   const panel = spec.panels[index];
+  if (panel.kind === "plane") {
+    drawPlane(ctx, spec, index, store, box, tally);
+    return;
+  }
   const theme = spec.theme || {};
   ctx.save();
   ctx.font = FONT;
@@ -328,6 +413,11 @@ function drawPanel(ctx, spec, index, store, box) {
     return;
   }
   const log = !!panel.ylog;
+  // Arrow series of this panel that hold data: they get a strip under the plot, on its x axis.
+  const arrows = Object.entries(spec.series).filter(
+    ([id, s]) => s.panel === index && s.kind === "arrows" && store.series[id] && store.series[id].n > 0);
+  const strip = arrows.length ? Math.round((bottom - top) * (panel.strip ?? 0.3)) : 0;
+  const dataBottom = bottom - strip;
   const [x0, x1] = xRange(spec, index, store);
   // A first guess of the plot width is enough to bin long histories.
   const lines = collectLines(spec, index, store, x0, x1, box.w - 70);
@@ -336,7 +426,7 @@ function drawPanel(ctx, spec, index, store, box) {
     if (s.panel === index && s.kind === "bars" && store.series[id]) bars.push(store.series[id].y[0]);
   }
   const [y0, y1] = yRange(panel, lines, bars, 1, panel.y, log);
-  const yt = log ? { ticks: logTicks(y0, y1), step: null } : linearTicks(y0, y1, Math.max(2, Math.floor((bottom - top) / 32)));
+  const yt = log ? { ticks: logTicks(y0, y1), step: null } : linearTicks(y0, y1, Math.max(2, Math.floor((dataBottom - top) / 32)));
   ctx.font = FONT;
   const tickW = Math.max(...yt.ticks.map((t) => ctx.measureText(formatTick(t, yt.step)).width), 10);
   const hasY2 = !!panel.y2;
@@ -345,14 +435,22 @@ function drawPanel(ctx, spec, index, store, box) {
   const left = box.x + 16 + tickW + 6;
   const right = box.x + box.w - (hasY2 ? 16 + tick2W + 6 : 10);
   const W = right - left;
-  const H = bottom - top;
+  const H = dataBottom - top;
   const sx = (v) => left + ((v - x0) / (x1 - x0)) * W;
   const ly0 = log ? Math.log10(y0) : y0;
   const ly1 = log ? Math.log10(y1) : y1;
-  const sy = (v) => bottom - (((log ? Math.log10(v) : v) - ly0) / (ly1 - ly0)) * H;
-  const sy2 = hasY2 ? (v) => bottom - ((v - panel.y2[0]) / (panel.y2[1] - panel.y2[0])) * H : sy;
-  // Legend rows under the title
-  drawLegend(ctx, legend, box.x + 25, box.y + 16 + LINE_H - 2, box.w - 50, theme);
+  const sy = (v) => dataBottom - (((log ? Math.log10(v) : v) - ly0) / (ly1 - ly0)) * H;
+  const sy2 = hasY2 ? (v) => dataBottom - ((v - panel.y2[0]) / (panel.y2[1] - panel.y2[0])) * H : sy;
+  // Legend rows under the title, then a note of the kernel's on the last row where it fits (what
+  // the arrows add up to): beside the legend it covers no data.
+  const end = drawLegend(ctx, legend, box.x + 25, box.y + 16 + LINE_H - 2, box.w - 50, theme);
+  const note = strip ? store.texts[`${index}:strip`] : "";
+  if (note && end.x + ctx.measureText(note).width <= box.x + box.w - 25) {
+    ctx.fillStyle = theme.text;
+    ctx.textAlign = "left";
+    ctx.textBaseline = "alphabetic";
+    ctx.fillText(note, end.x, end.y);
+  }
   // Axes, grid and ticks
   ctx.strokeStyle = theme.grid;
   ctx.lineWidth = 1;
@@ -385,6 +483,7 @@ function drawPanel(ctx, spec, index, store, box) {
   }
   ctx.strokeStyle = theme.axes;
   ctx.strokeRect(left + 0.5, top + 0.5, W, H);
+  if (strip) ctx.strokeRect(left + 0.5, dataBottom + 0.5, W, strip);
   // Axis labels
   ctx.fillStyle = theme.text;
   ctx.textAlign = "center";
@@ -420,7 +519,7 @@ function drawPanel(ctx, spec, index, store, box) {
       const xa = sx(s.x0 + i * bw);
       const xb = sx(s.x0 + (i + 1) * bw);
       const ya = sy(Math.min(counts[i], y1 * 2));
-      ctx.fillRect(xa, ya, Math.max(1, xb - xa - 0.5), bottom - ya);
+      ctx.fillRect(xa, ya, Math.max(1, xb - xa - 0.5), dataBottom - ya);
     }
   }
   for (const h of panel.hlines || []) {
@@ -447,7 +546,7 @@ function drawPanel(ctx, spec, index, store, box) {
         continue;
       }
       // Keep far-off values on the canvas's coordinate range; the clip hides them.
-      const py = Math.max(top - 1e4, Math.min(bottom + 1e4, scale(v)));
+      const py = Math.max(top - 1e4, Math.min(dataBottom + 1e4, scale(v)));
       const px = sx(l.x[i]);
       if (pen) ctx.lineTo(px, py);
       else ctx.moveTo(px, py);
@@ -456,6 +555,14 @@ function drawPanel(ctx, spec, index, store, box) {
     ctx.stroke();
   }
   ctx.restore();
+  if (strip) {
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(left, dataBottom, W, strip);
+    ctx.clip();
+    for (const [id, s] of arrows) tally.arrows += drawArrows(ctx, s, store.series[id], sx, W, dataBottom, strip);
+    ctx.restore();
+  }
   // A text box in the plot's top-left corner (the histogram's statistics)
   const text = store.texts[index];
   if (text) {
@@ -472,7 +579,235 @@ function drawPanel(ctx, spec, index, store, box) {
   ctx.restore();
 }
 
+// ---------------------------------------------------------------------------------------------
+// The plane: a heat map of D over a square box, the target's modes, G's points and their push
+// ---------------------------------------------------------------------------------------------
+
+function rgbOf(hex) {
+  return [parseInt(hex.slice(1, 3), 16), parseInt(hex.slice(3, 5), 16), parseInt(hex.slice(5, 7), 16)];
+}
+
+// The colour bar's steps as numbers, parsed once per spec (the spec object lives until it changes).
+function lutOf(bar) {
+  if (!bar._rgb) bar._rgb = bar.lut.map(rgbOf);
+  return bar._rgb;
+}
+
+// The heat map's value range: the bar's fixed one (D's probabilities), else the data's own.
+function heatRange(bar, values) {
+  if (bar.range) return bar.range;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    if (Number.isFinite(values[i])) {
+      lo = Math.min(lo, values[i]);
+      hi = Math.max(hi, values[i]);
+    }
+  }
+  if (!Number.isFinite(lo)) return [0, 1];
+  if (hi - lo < 1e-12) return [lo - 0.5, hi + 0.5];
+  return [lo, hi];
+}
+
+// The grid's values as an nx x ny image (row 0 of the data is the lowest y, drawn at the bottom),
+// in an off-screen canvas kept with the store: the browser smooths it up to the box's size.
+function heatImage(store, s, values, bar, range) {
+  const { nx, ny } = s;
+  let heat = store.heat;
+  if (!heat || heat.nx !== nx || heat.ny !== ny) {
+    const canvas = document.createElement("canvas");
+    canvas.width = nx;
+    canvas.height = ny;
+    const ctx = canvas.getContext("2d");
+    heat = { canvas, ctx, nx, ny, image: ctx.createImageData(nx, ny) };
+    store.heat = heat;
+  }
+  const lut = lutOf(bar);
+  const px = heat.image.data;
+  const [lo, hi] = range;
+  const top = lut.length - 1;
+  for (let j = 0; j < ny; j++) {
+    for (let i = 0; i < nx; i++) {
+      const v = values[j * nx + i];
+      const o = ((ny - 1 - j) * nx + i) * 4;
+      if (!Number.isFinite(v)) {
+        px[o + 3] = 0;
+        continue;
+      }
+      const c = lut[Math.max(0, Math.min(top, Math.round(((v - lo) / (hi - lo)) * top)))];
+      px[o] = c[0];
+      px[o + 1] = c[1];
+      px[o + 2] = c[2];
+      px[o + 3] = 255;
+    }
+  }
+  heat.ctx.putImageData(heat.image, 0, 0);
+  return heat.canvas;
+}
+
+function drawPlane(ctx, spec, index, store, box, tally) {
+  const panel = spec.panels[index];
+  const theme = spec.theme || {};
+  ctx.save();
+  ctx.font = FONT;
+  const title = store.titles[index] ?? panel.title ?? "";
+  const legend = panel.legend || [];
+  const top = box.y + 16 + legendRows(ctx, legend, box.w - 50) * LINE_H + 6;
+  const bottom = box.y + box.h - 30;
+  ctx.fillStyle = theme.text;
+  ctx.font = TITLE_FONT;
+  ctx.textAlign = "center";
+  ctx.textBaseline = "alphabetic";
+  ctx.fillText(title, box.x + box.w / 2, box.y + 13, box.w - 8);
+  drawLegend(ctx, legend, box.x + 25, box.y + 16 + LINE_H - 2, box.w - 50, theme);
+  ctx.font = FONT;
+  const [x0, x1] = panel.x;
+  const [y0, y1] = panel.y;
+  const bar = panel.colorbar;
+  let surface = null;
+  let points = null;
+  let pointSeries = null;
+  for (const [id, s] of Object.entries(spec.series)) {
+    if (s.panel !== index || !store.series[id]) continue;
+    if (s.kind === "heatmap") surface = [s, store.series[id].y[0]];
+    if (s.kind === "points") [pointSeries, points] = [s, store.series[id]];
+  }
+  const range = bar && surface ? heatRange(bar, surface[1]) : bar && bar.range ? bar.range : [0, 1];
+  const bt = linearTicks(range[0], range[1], 4);
+  const barLabelsW = bar ? Math.max(...bt.ticks.map((t) => ctx.measureText(formatTick(t, bt.step)).width)) : 0;
+  // Room on the right for the colour bar: a gap, the bar, its tick labels and its rotated label.
+  const barSpace = bar ? 10 + 12 + 4 + barLabelsW + 18 : 0;
+  const yt = linearTicks(y0, y1, Math.max(2, Math.floor((bottom - top) / 40)));
+  const tickW = Math.max(...yt.ticks.map((t) => ctx.measureText(formatTick(t, yt.step)).width), 10);
+  const leftMin = box.x + 16 + tickW + 6;
+  const room = box.x + box.w - 8 - barSpace - leftMin;
+  const side = Math.max(40, Math.min(bottom - top, room));
+  const left = leftMin + Math.max(0, (room - side) / 2);
+  const sx = (v) => left + ((v - x0) / (x1 - x0)) * side;
+  const sy = (v) => top + side - ((v - y0) / (y1 - y0)) * side;
+  const plotBottom = top + side;
+  // The heat map, then the box, ticks and labels.
+  if (surface && bar) {
+    ctx.save();
+    ctx.imageSmoothingEnabled = true;
+    ctx.globalAlpha = bar.alpha ?? 1;
+    ctx.drawImage(heatImage(store, surface[0], surface[1], bar, range), left, top, side, side);
+    ctx.restore();
+  }
+  ctx.strokeStyle = theme.axes;
+  ctx.lineWidth = 1;
+  ctx.strokeRect(left + 0.5, top + 0.5, side, side);
+  ctx.fillStyle = theme.text;
+  ctx.textAlign = "right";
+  ctx.textBaseline = "middle";
+  for (const t of yt.ticks) ctx.fillText(formatTick(t, yt.step), left - 4, sy(t));
+  const xt = linearTicks(x0, x1, Math.max(2, Math.floor(side / 60)));
+  ctx.textAlign = "center";
+  ctx.textBaseline = "top";
+  for (const t of xt.ticks) ctx.fillText(formatTick(t, xt.step), sx(t), plotBottom + 3);
+  // The x label under the tick labels, wherever the square's bottom lies.
+  ctx.fillText(panel.xlabel || "", left + side / 2, plotBottom + 3 + LINE_H);
+  ctx.save();
+  ctx.translate(left - tickW - 15, top + side / 2);
+  ctx.rotate(-Math.PI / 2);
+  ctx.textBaseline = "middle";
+  ctx.fillText(panel.ylabel || "", 0, 0);
+  ctx.restore();
+  // Everything on the heat map gets a halo in the background colour: it reads on both ends of the map.
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(left, top, side, side);
+  ctx.clip();
+  const r = (panel.radius / (x1 - x0)) * side;
+  ctx.beginPath();
+  for (const [cx, cy] of panel.centres || []) {
+    const px = sx(cx);
+    const py = sy(cy);
+    ctx.moveTo(px + r, py);
+    ctx.arc(px, py, r, 0, 2 * Math.PI);
+    ctx.moveTo(px - 3, py);
+    ctx.lineTo(px + 3, py);
+    ctx.moveTo(px, py - 3);
+    ctx.lineTo(px, py + 3);
+  }
+  ctx.strokeStyle = theme.background;
+  ctx.lineWidth = 3.5;
+  ctx.stroke();
+  ctx.strokeStyle = panel.mode_color;
+  ctx.lineWidth = 1.5;
+  ctx.stroke();
+  if (points && points.n) {
+    const [xs, ys] = points.y;
+    const push = points.y.length >= 4 ? [points.y[2], points.y[3]] : null;
+    const finite = (i) => Number.isFinite(xs[i]) && Number.isFinite(ys[i]);
+    if (push) {
+      // Scaled per frame: the longest arrow is `length` of the box's side (the kernel says why).
+      let largest = 0;
+      for (let i = 0; i < points.n; i++) {
+        if (finite(i) && Number.isFinite(push[0][i]) && Number.isFinite(push[1][i])) {
+          largest = Math.max(largest, Math.hypot(push[0][i], push[1][i]));
+        }
+      }
+      const scale = largest > 0 ? ((pointSeries.length ?? 0.08) * side) / largest : 0;
+      ctx.beginPath();
+      for (let i = 0; i < points.n; i++) {
+        if (!finite(i) || !Number.isFinite(push[0][i]) || !Number.isFinite(push[1][i])) continue;
+        // The canvas's y grows downwards.
+        arrowPath(ctx, sx(xs[i]), sy(ys[i]), push[0][i] * scale, -push[1][i] * scale, false);
+        tally.arrows += 1;
+      }
+      ctx.strokeStyle = theme.background;
+      ctx.lineWidth = 3;
+      ctx.stroke();
+      ctx.strokeStyle = pointSeries.color;
+      ctx.lineWidth = 1.3;
+      ctx.stroke();
+    }
+    ctx.beginPath();
+    for (let i = 0; i < points.n; i++) {
+      if (!finite(i)) continue;
+      ctx.moveTo(sx(xs[i]) + 2.5, sy(ys[i]));
+      ctx.arc(sx(xs[i]), sy(ys[i]), 2.5, 0, 2 * Math.PI);
+      tally.points += 1;
+    }
+    // The halo first, the dots over it: a crowd of points stays one colour inside one outline.
+    ctx.strokeStyle = theme.background;
+    ctx.lineWidth = 1.6;
+    ctx.stroke();
+    ctx.fillStyle = pointSeries.color;
+    ctx.fill();
+  }
+  ctx.restore();
+  // The colour bar, its ticks and its label.
+  if (bar) {
+    const bx = left + side + 10;
+    const h = side / bar.lut.length;
+    ctx.save();
+    ctx.globalAlpha = bar.alpha ?? 1;
+    bar.lut.forEach((color, i) => {
+      ctx.fillStyle = color;
+      ctx.fillRect(bx, plotBottom - (i + 1) * h, 12, h + 0.5);
+    });
+    ctx.restore();
+    ctx.strokeStyle = theme.axes;
+    ctx.strokeRect(bx + 0.5, top + 0.5, 12, side);
+    ctx.fillStyle = theme.text;
+    ctx.textAlign = "left";
+    ctx.textBaseline = "middle";
+    const by = (v) => plotBottom - ((v - range[0]) / (range[1] - range[0])) * side;
+    for (const t of bt.ticks) ctx.fillText(formatTick(t, bt.step), bx + 16, by(t));
+    ctx.save();
+    ctx.translate(bx + 16 + barLabelsW + 10, top + side / 2);
+    ctx.rotate(-Math.PI / 2);
+    ctx.textAlign = "center";
+    ctx.fillText(bar.label || "", 0, 0);
+    ctx.restore();
+  }
+  ctx.restore();
+}
+
 function drawAll(canvas, el, model, store) {
+  const tally = { arrows: 0, points: 0 };
   const spec = model.get("spec");
   const height = model.get("height");
   const width = Math.max(300, el.clientWidth || 900);
@@ -485,7 +820,7 @@ function drawAll(canvas, el, model, store) {
   const ctx = canvas.getContext("2d");
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   ctx.clearRect(0, 0, width, height);
-  if (!spec || !spec.panels) return;
+  if (!spec || !spec.panels) return tally;
   ctx.fillStyle = (spec.theme || {}).background;
   ctx.fillRect(0, 0, width, height);
   const rows = spec.rows || 1;
@@ -494,8 +829,9 @@ function drawAll(canvas, el, model, store) {
   const ch = height / rows;
   spec.panels.forEach((_, i) => {
     const box = { x: (i % cols) * cw, y: Math.floor(i / cols) * ch, w: cw, h: ch };
-    drawPanel(ctx, spec, i, store, box);
+    drawPanel(ctx, spec, i, store, box, tally);
   });
+  return tally;
 }
 
 export default {
@@ -514,16 +850,35 @@ export default {
     const canvas = document.createElement("canvas");
     el.appendChild(canvas);
     let pending = false;
-    const counters = { frames: 0, drawMs: 0 };
+    // A picture to assistive technology: its name is the kernel's one-line description of the frame.
+    canvas.setAttribute("role", "img");
+    const counters = { frames: 0, drawMs: 0, arrows: 0, points: 0 };
     el.ganlibCounters = counters;
     const draw = () => {
       pending = false;
       const t0 = performance.now();
-      drawAll(canvas, el, model, store);
+      const drawn = drawAll(canvas, el, model, store);
       // Counters a browser test can read (a property, not an attribute: no DOM mutation per frame).
       counters.frames += 1;
       counters.drawMs += performance.now() - t0;
+      counters.arrows = drawn.arrows;
+      counters.points = drawn.points;
       ack();
+      label();
+    };
+    // The description changes every frame (it names the round): an attribute set at most every
+    // LABEL_MS, with a trailing timer for the last, keeps the page's DOM quiet while playing.
+    let labelTimer = null;
+    let labelledAt = -Infinity;
+    const label = () => {
+      if (labelTimer !== null || canvas.getAttribute("aria-label") === store.alt) return;
+      const wait = labelledAt + LABEL_MS - performance.now();
+      if (wait > 0) {
+        labelTimer = setTimeout(() => { labelTimer = null; label(); }, wait);
+        return;
+      }
+      labelledAt = performance.now();
+      canvas.setAttribute("aria-label", store.alt);
     };
     // Acknowledge what was drawn at most every ACK_MS: each message makes the kernel report
     // busy and idle, and JupyterLab repaints its kernel indicators for both, which cost as much
@@ -554,6 +909,7 @@ export default {
     schedule();
     return () => {
       if (ackTimer !== null) clearTimeout(ackTimer);
+      if (labelTimer !== null) clearTimeout(labelTimer);
       store.views.delete(schedule);
       observer.disconnect();
     };

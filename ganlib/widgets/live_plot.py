@@ -76,8 +76,11 @@ class LivePlot(anywidget.AnyWidget):
     def send_frame(self, header: dict, parts: list[tuple[dict, list[np.ndarray]]]) -> int:
         """Send one frame: `parts` pairs a description with its arrays (sent as float32 buffers).
 
-        A part is {"id": series id, "mode": "replace" | "append" | "reset"}; its arrays are y with
-        shape (runs, n) and, for histories, x with shape (n,). Returns the frame's sequence number.
+        A part is {"id": series id, "mode": "replace" | "append" | "reset" | "clear"}; its arrays are
+        y with shape (runs, n) and, for histories, x with shape (n,); "clear" (no arrays) removes the
+        series from the browser's store (arrows switched off). The header's "titles" and "texts"
+        change panels' titles and text boxes, and its "alt" is the frame's one-line description,
+        the canvas's aria-label. Returns the frame's sequence number.
         """
         self.sent += 1
         buffers: list[memoryview] = []

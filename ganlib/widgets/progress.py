@@ -13,6 +13,7 @@ import ipywidgets as W
 from IPython.display import display
 
 from ganlib.flows import FlowTrainer
+from ganlib.plane import PlaneTrainer
 from ganlib.train import Trainer
 
 T = TypeVar("T")
@@ -51,9 +52,9 @@ class Progress:
         if show:
             display(self.widget)
 
-    def __call__(self, item: Trainer | float) -> None:
-        """Report progress: a Trainer or FlowTrainer (its rounds, added to those of earlier trainers) or a number."""
-        if isinstance(item, (Trainer, FlowTrainer)):
+    def __call__(self, item: Trainer | FlowTrainer | PlaneTrainer | float) -> None:
+        """Report progress: a trainer (its rounds, added to those of earlier trainers) or a number."""
+        if isinstance(item, (Trainer, FlowTrainer, PlaneTrainer)):
             if id(item) != self._trainer_id:
                 self._offset += self._trainer_round
                 self._trainer_id = id(item)

@@ -1157,7 +1157,97 @@ register(predict_choice(
 
 
 # ----------------------------------------------------------------------------------------------
-# Notebook 08: from 1-D to images
+# Notebook 08: two dimensions
+# ----------------------------------------------------------------------------------------------
+
+register(numeric(
+    "08.high_quality",
+    ("A point is high quality when it lies within 3 component stds of a mode's centre. What share of an EXACT "
+     "sample of the ring (each point drawn from its own 2-D normal of std s around its centre) is high quality? "
+     "Give a number between 0 and 1 to three decimals."),
+    1 - math.exp(-4.5), 0.001,
+    why=("The squared distance to the centre, in units of s, is z1^2 + z2^2 for two independent standard normals: "
+         "chi-square with 2 degrees of freedom, whose tail is P(R^2 > r^2) = exp(-r^2 / 2). At r = 3 that leaves "
+         "exp(-4.5) = 1.1% outside and 98.9% inside, less than the 99.7% of the 1-D three-sigma rule."),
+    hints=("The distance to the centre combines two independent normal offsets, one per coordinate.",
+           "z1^2 + z2^2 has the chi-square distribution with 2 degrees of freedom: P(z1^2 + z2^2 > t) = exp(-t / 2).",
+           "Put t = 3^2 = 9."),
+    mistakes=(("the 1-D three-sigma rule", 0.9973), ("exp(-4.5), the share outside", math.exp(-4.5)),
+              ("a radius of 3 in variance units, 1 - exp(-1.5)", 1 - math.exp(-1.5))),
+    diagnose={0.9973: ("0.997 is the 1-D three-sigma rule; in the plane both coordinates must be near the centre, "
+                       "and the squared distance is a chi-square with 2 degrees of freedom"),
+              round(math.exp(-4.5), 4): "that is the share OUTSIDE the circle of 3 stds"},
+))
+
+
+def _sliced_reference() -> Callable:
+    def sliced_w1(a, b, directions):
+        # project each set on each direction: (n, L); sort each column; average |difference| over points,
+        # then over directions
+        pa = np.sort(a @ directions.T, axis=0)
+        pb = np.sort(b @ directions.T, axis=0)
+        return float(np.abs(pa - pb).mean())
+
+    return sliced_w1
+
+
+def _judge_sliced(answer: Any) -> str | None:
+    from ganlib.plane import slice_directions
+    from ganlib.plane import sliced_w1 as reference
+
+    rng = np.random.default_rng(11)
+    a = rng.normal(size=(200, 2))
+    b = rng.normal(size=(200, 2)) * [2.0, 0.5] + [1.0, 0.0]
+    u = slice_directions(16)
+    got = call(answer, a, b, u)
+    try:
+        got = float(got)
+    except (TypeError, ValueError):
+        return f"return one number, not {type(got).__name__}"
+    want = float(reference(a, b, u))
+    if abs(got - want) <= 1e-9 * max(1.0, want):
+        return None
+    unsorted = float(np.abs(a @ u.T - b @ u.T).mean())
+    if abs(got - unsorted) <= 1e-6:
+        return ("you compare the i-th point of a with the i-th point of b: sort each set's projections first, so "
+                "the smallest meets the smallest (the 1-D W1 of notebook 00)")
+    coords = float(np.abs(np.sort(a, 0) - np.sort(b, 0)).mean())
+    if abs(got - coords) <= 1e-6:
+        return "that sorts the two coordinates: project onto each of the given directions instead (a @ directions.T)"
+    return "not the mean over directions of the 1-D W1 between the two sets' projections"
+
+
+def _sliced_mistakes() -> tuple[tuple[str, Callable[[], Any]], ...]:
+    def unsorted():
+        def sliced_w1(a, b, directions):
+            return float(np.abs(a @ directions.T - b @ directions.T).mean())
+        return sliced_w1
+
+    def coordinates():
+        def sliced_w1(a, b, directions):
+            return float(np.abs(np.sort(a, 0) - np.sort(b, 0)).mean())
+        return sliced_w1
+
+    return (("projections not sorted", unsorted), ("the coordinates sorted, no projection", coordinates))
+
+
+register(Exercise(
+    name="08.sliced_w1",
+    question=("Write sliced_w1(a, b, directions): a and b are (n, 2) arrays of points, directions an (L, 2) array of "
+              "unit vectors. Return the mean over the directions of the exact 1-D W1 between the two sets' "
+              "projections."),
+    kind="code", judge=_judge_sliced, make_reference=_sliced_reference,
+    hints=("a @ directions.T holds every point's projection on every direction: shape (n, L).",
+           "The 1-D W1 between two samples of equal size: sort both, then average the absolute differences.",
+           "Sort along the points' axis (axis=0), take |pa - pb|, and average over everything."),
+    explanation=("Each projection is a 1-D sample, and in 1-D the exact W1 between equal-size samples pairs them "
+                 "in sorted order. Averaging over directions gives a distance that sees the whole 2-D shape "
+                 "without any mode structure; the sort survives, on projections."),
+    mistakes=_sliced_mistakes(),
+))
+
+# ----------------------------------------------------------------------------------------------
+# Notebook 09: from 1-D to images
 # ----------------------------------------------------------------------------------------------
 
 def _frechet_oracle(mu1: Any, cov1: Any, mu2: Any, cov2: Any) -> float:
@@ -1262,7 +1352,7 @@ def _frechet_mistakes() -> tuple[tuple[str, Callable], ...]:
 
 
 register(Exercise(
-    name="08.frechet",
+    name="09.frechet",
     question=("Write frechet(mu1, cov1, mu2, cov2): the squared Frechet distance between N(mu1, cov1) and "
               "N(mu2, cov2), |mu1 - mu2|^2 + tr(cov1 + cov2 - 2 (cov1 cov2)^1/2), with numpy arrays in and one "
               "float out."),
@@ -1283,7 +1373,7 @@ register(Exercise(
 ))
 
 register(predict_choice(
-    "08.copycat",
+    "09.copycat",
     ("A 'generator' that returns the training digits themselves, untouched, is no generator at all. Which "
      "measurement flags each copied digit? Answer 'class shares', 'Frechet distance' or 'nearest neighbour'."),
     "nearest neighbour",
@@ -1306,9 +1396,9 @@ register(predict_choice(
 
 
 register(predict_range(
-    "08.coverage",
+    "09.coverage",
     ("The article says WGAN 'basically solves mode collapse', which the vanilla GAN suffers from. How many of the "
-     "ten digits will notebook 08's vanilla DCGAN (loss 'bce') cover after its 2,000 G updates, that is, draw as at "
+     "ten digits will notebook 09's vanilla DCGAN (loss 'bce') cover after its 2,000 G updates, that is, draw as at "
      "least 4% of its digits?"),
     9, 10, unit="digits covered", integer=True, allowed=(0, 10), reference=10,
     why=("On these 8x8 digits, with the article's architecture, the vanilla DCGAN covers nine or ten digits after "
@@ -1323,7 +1413,7 @@ register(predict_range(
 
 
 # ----------------------------------------------------------------------------------------------
-# Notebook 09: flow matching
+# Notebook 10: flow matching
 # ----------------------------------------------------------------------------------------------
 
 def _fm_loss_reference() -> Callable:
@@ -1388,7 +1478,7 @@ def _fm_loss_mistakes() -> tuple[tuple[str, Callable[[], Any]], ...]:
 
 
 register(Exercise(
-    name="09.fm_loss",
+    name="10.fm_loss",
     question="Write the flow-matching loss fm_loss(v, x0, x1, t): v takes (N, 2) inputs [x, t]; x0, x1, t are (N, 1).",
     kind="code", judge=_judge_fm_loss, make_reference=_fm_loss_reference,
     hints=("Put x_t on the straight line from x0 (at t = 0) to x1 (at t = 1).",
@@ -1401,7 +1491,7 @@ register(Exercise(
 
 
 register(numeric(
-    "09.one_step",
+    "10.one_step",
     ("A flow with the exact velocity u, sampled with ONE Euler step: x = x0 + u(x0, 0). The target is N(4, 1.25^2) "
      "and the noise N(0, 1), both in their own units (no standardising). Where does the noise value x0 = -1 land?"),
     4.0, 0.01,

@@ -95,8 +95,8 @@ def test_a_buggy_answer_is_reported_in_one_line(capsys) -> None:
     ("01.devnag_success", -1, "a whole number from 0 to 10"),
     ("01.devnag_success", 11, "a whole number from 0 to 10"),
     ("05.clip_scale", -4.5, "a whole number"),
-    ("08.coverage", 9.5, "a whole number from 0 to 10"),
-    ("08.coverage", float("nan"), "a whole number from 0 to 10"),
+    ("09.coverage", 9.5, "a whole number from 0 to 10"),
+    ("09.coverage", float("nan"), "a whole number from 0 to 10"),
 ])
 def test_a_whole_number_question_refuses_other_numbers(name, answer, text, capsys) -> None:
     # 1.5 lies inside 01's right range [0, 2] and -4.5 inside 04's [-5, -4]: both were "right" before.

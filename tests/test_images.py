@@ -568,13 +568,13 @@ def test_digits_bad_flags_exit_2_with_one_line(argv, words, capsys) -> None:
 
 
 # ----------------------------------------------------------------------------------------------
-# notebook 08's exercises
+# notebook 09's exercises
 # ----------------------------------------------------------------------------------------------
 
 def test_frechet_exercise_accepts_the_reference_and_rejects_each_mistake(capsys) -> None:
     from ganlib.exercises import EXERCISES, _frechet_cases
 
-    ex = EXERCISES["08.frechet"]
+    ex = EXERCISES["09.frechet"]
     assert ex.check(ex.reference())
     # the reference agrees with ganlib.images and with scipy's sqrtm on the exercise's own cases
     for _, args in _frechet_cases():
@@ -604,7 +604,7 @@ def test_frechet_exercise_accepts_the_reference_and_rejects_each_mistake(capsys)
 def test_copycat_exercise_matches_the_measurement(judge: I.Judge, capsys) -> None:
     from ganlib.exercises import EXERCISES
 
-    ex = EXERCISES["08.copycat"]
+    ex = EXERCISES["09.copycat"]
     assert ex.check(ex.reference()) and ex.reference() == "nearest neighbour"
     for what, wrong in ex.mistakes:
         assert not ex.check(wrong()), what

@@ -838,17 +838,21 @@ def draw_modes(ax: Any, target: PlaneTarget) -> None:
 
 
 def draw_snapshot(ax: Any, target: PlaneTarget, grid: np.ndarray, surface: np.ndarray, points: np.ndarray,
-                  push: np.ndarray | None = None, arrow_share: float = 0.08) -> None:
+                  push: np.ndarray | None = None, arrow_share: float = 0.08,
+                  limits: tuple[float, float] | None = None) -> Any:
     """D's `surface` on `grid` x `grid` as a heat map, the modes, G's `points` and each one's `push` arrow.
 
-    Arrows are scaled so that the longest is `arrow_share` of the box's side: the push of a
-    cross-entropy D and of a WGAN critic differ by orders of magnitude, so only directions and
-    relative lengths are comparable between pictures.
+    Arrows (in D's colour, so they stand out from G's points) are scaled so that the longest is
+    `arrow_share` of the box's side: the push of a cross-entropy D and of a WGAN critic differ by
+    orders of magnitude, so only directions and relative lengths are comparable between pictures.
+    `limits` fixes the heat map's range (D(x) in [0, 1] for the cross-entropy GAN), so that pictures
+    side by side use one scale. Returns the heat map (for a colour bar).
     """
     from ganlib.palette import COLORS, SEQUENTIAL_CMAP
 
-    ax.imshow(surface, origin="lower", extent=(grid[0], grid[-1], grid[0], grid[-1]), cmap=SEQUENTIAL_CMAP,
-              alpha=0.75, interpolation="bilinear")
+    lo, hi = limits if limits is not None else (None, None)
+    image = ax.imshow(surface, origin="lower", extent=(grid[0], grid[-1], grid[0], grid[-1]), cmap=SEQUENTIAL_CMAP,
+                      alpha=0.75, interpolation="bilinear", vmin=lo, vmax=hi)
     draw_modes(ax, target)
     ax.scatter(points[:, 0], points[:, 1], s=4, color=COLORS["G"], zorder=3)
     if push is not None:
@@ -857,7 +861,8 @@ def draw_snapshot(ax: Any, target: PlaneTarget, grid: np.ndarray, surface: np.nd
             (x0, x1), _ = target.extent
             v = push * (arrow_share * (x1 - x0) / longest)
             ax.quiver(points[:, 0], points[:, 1], v[:, 0], v[:, 1], angles="xy", scale_units="xy", scale=1,
-                      color=COLORS["G"], width=0.004, zorder=3)
+                      color=COLORS["D"], width=0.004, zorder=4)
+    return image
 
 
 @dataclass

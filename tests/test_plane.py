@@ -457,3 +457,20 @@ def test_push_and_surface_of_some_runs_are_those_runs_rows():
         tr.push(8, runs=slice(5, 6))
     with pytest.raises(ValueError, match="a slice"):
         tr.surface(xs, xs, runs=1)
+
+
+def test_progress_keeps_the_last_trainer_so_its_id_cannot_pass_to_the_next():
+    # CPython reuses a freed object's memory, and so its id: a bar that remembered only the id took a new
+    # trainer at the old address for more rounds of the finished one (seen: 30 of 50 rounds counted).
+    import gc
+    import weakref
+
+    from ganlib.widgets.progress import Progress
+    bar = Progress(50, "two trainers", show=False)
+    first = PlaneTrainer(PlaneConfig(**{**SMALL, "rounds": 20})).step(20, bar)
+    alive = weakref.ref(first)
+    del first
+    gc.collect()
+    assert alive() is not None, "the bar must hold the trainer it last counted"
+    PlaneTrainer(PlaneConfig(**{**SMALL, "rounds": 30})).step(30, bar)
+    assert bar.done == 50

@@ -46,7 +46,9 @@ class Progress:
         self.note = W.Label(value="")
         self.widget = W.HBox([self.bar, self.note])
         self._t0 = time.perf_counter()
-        self._trainer_id: int | None = None
+        # The trainer last reported, held (not just its id): a finished trainer's id can be reused by the
+        # next one, whose rounds would then be taken for more of the same run.
+        self._trainer: object | None = None
         self._trainer_round = 0
         self._offset = 0.0
         if show:
@@ -55,9 +57,9 @@ class Progress:
     def __call__(self, item: Trainer | FlowTrainer | PlaneTrainer | float) -> None:
         """Report progress: a trainer (its rounds, added to those of earlier trainers) or a number."""
         if isinstance(item, (Trainer, FlowTrainer, PlaneTrainer)):
-            if id(item) != self._trainer_id:
+            if item is not self._trainer:
                 self._offset += self._trainer_round
-                self._trainer_id = id(item)
+                self._trainer = item
             self._trainer_round = item.round
             self.update(self._offset + item.round)
         else:

@@ -80,6 +80,19 @@ def _python(value: Any) -> Any:
     return value
 
 
+def _coerce_fields(config: Any) -> None:
+    """Turn numpy scalars in a frozen config's fields (tuples included) into Python values, in place.
+
+    Shared by Config, FlowConfig and PlaneConfig, so that a value from numpy or JSON compares, hashes
+    and prints like the literal a user would type.
+    """
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        converted = _python(value)
+        if converted is not value:
+            object.__setattr__(config, f.name, converted)
+
+
 def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
     if value not in choices:
         _fail(name, value, "choose one of " + ", ".join(choices))
@@ -231,11 +244,7 @@ class Config:
     dtype: str = "float32"
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            converted = _python(value)
-            if converted is not value:
-                object.__setattr__(self, f.name, converted)
+        _coerce_fields(self)
         _check_choice("target", self.target, TARGETS)
         _check_float("target_mean", self.target_mean, -1e6, 1e6, lo_open=False)
         _check_float("target_std", self.target_std, 0.0, 1e6, lo_open=True)

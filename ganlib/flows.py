@@ -47,8 +47,8 @@ from ganlib.config import (
     _check_float,
     _check_int,
     _check_std_resolved,
+    _coerce_fields,
     _fail,
-    _python,
 )
 from ganlib.distributions import Distribution, Mixture, Normal, make_noise, make_target
 from ganlib.metrics import RunResult, evaluate, is_success, label_run, ran_off, ran_off_reason
@@ -114,11 +114,7 @@ class FlowConfig:
     dtype: str = "float32"
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            converted = _python(value)
-            if converted is not value:
-                object.__setattr__(self, f.name, converted)
+        _coerce_fields(self)
         _check_choice("target", self.target, TARGETS)
         _check_float("target_mean", self.target_mean, -1e6, 1e6, lo_open=False)
         _check_float("target_std", self.target_std, 0.0, 1e6, lo_open=True)

@@ -47,8 +47,8 @@ from ganlib.config import (
     _check_choice,
     _check_float,
     _check_int,
+    _coerce_fields,
     _fail,
-    _python,
 )
 from ganlib.losses import bce_d_loss, bce_g_loss, clip_weights_, gradient_penalty, r1_penalty, wgan_critic_loss
 from ganlib.models import MinibatchDiscriminator, StackedMLP
@@ -259,11 +259,7 @@ class PlaneConfig:
     dtype: str = "float32"
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            converted = _python(value)
-            if converted is not value:
-                object.__setattr__(self, f.name, converted)
+        _coerce_fields(self)
         _check_choice("target", self.target, PLANE_TARGETS)
         _check_float("scale", self.scale, 0.0, 1e3, lo_open=True)
         # Modes 6 stds apart or more: a point is near at most one centre, and "covered" means one mode.

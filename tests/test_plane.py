@@ -474,3 +474,9 @@ def test_progress_keeps_the_last_trainer_so_its_id_cannot_pass_to_the_next():
     assert alive() is not None, "the bar must hold the trainer it last counted"
     PlaneTrainer(PlaneConfig(**{**SMALL, "rounds": 30})).step(30, bar)
     assert bar.done == 50
+
+
+def test_numpy_values_become_python_ones_as_in_config():
+    cfg = PlaneConfig(seeds=np.int64(3), d_lr=np.float32(0.5), g_hidden=(np.int64(8), 8))
+    assert type(cfg.seeds) is int and type(cfg.d_lr) is float and type(cfg.g_hidden[0]) is int
+    assert cfg == PlaneConfig(seeds=3, d_lr=0.5, g_hidden=(8, 8))

@@ -39,7 +39,15 @@ import torch
 from torch import nn
 
 from ganlib.config import GP_SIDES, stream_seed
-from ganlib.losses import bce_d_loss, bce_g_loss, clip_weights_, gradient_penalty, wgan_critic_loss, wgan_g_loss
+from ganlib.losses import (
+    bce_d_loss,
+    bce_g_loss,
+    clip_weights_,
+    gradient_penalty,
+    r1_penalty,
+    wgan_critic_loss,
+    wgan_g_loss,
+)
 from ganlib.optim import BatchedOptimizer
 from ganlib.outputs import atomic_write, check_outputs, npy_path, printing
 from ganlib.palette import COLORS, IMAGE_CMAP
@@ -50,13 +58,20 @@ PIXEL_MAX = 16.0  # load_digits' grey levels run from 0 to 16
 N_CLASSES = 10
 # A class "is covered" when at least this share of generated digits is assigned to it (real: ~10%).
 COVERAGE_SHARE = 0.04
-IMAGE_LOSSES = ("bce", "wgan", "wgan-gp")
+IMAGE_LOSSES = ("bce", "wgan", "wgan-gp", "sliced")
+# Losses that train a D (or critic); "sliced" trains G alone against the sliced Wasserstein distance.
+D_LOSSES = ("bce", "wgan", "wgan-gp")
+D_PENALTIES = ("none", "r1")
+# The k of the k-nearest-neighbour balls of precision and recall (Kynkaanniemi et al. 2019 use 3).
+PR_NEIGHBOURS = 3
 IMAGE_OPTIMIZERS = ("adam", "rmsprop")
 # The critic's normalisation after its second convolution (see Critic).
 CRITIC_NORMS = ("batch", "layer", "none")
 # Streams of a run, as in ganlib.train: G's and D's initial weights, training batches (real images,
 # noise, penalty mixing weights), the evaluation noise (fixed for the whole run), the sampling noise.
 _STREAMS = ("g_init", "d_init", "data", "eval", "sample")
+# Stream index of spectral normalisation's starting vectors (after the five streams above).
+_SN_STREAM = len(_STREAMS)
 MAX_SEED = 2**32 - 1
 MAX_ROUNDS = 1_000_000
 MAX_SAMPLES = 1_000_000
@@ -134,14 +149,24 @@ def weights_init_(module: nn.Module, generator: torch.Generator) -> None:
                 m.bias.zero_()
 
 
-class Generator(nn.Module):
-    """z (N, nz) -> images (N, 1, 8, 8) in [-1, 1]: 1x1 -> 2x2 -> 4x4 -> 8x8."""
+def one_hot(labels: torch.Tensor, n_classes: int = N_CLASSES) -> torch.Tensor:
+    """(N,) integer labels -> (N, n_classes) float one-hot rows."""
+    return torch.nn.functional.one_hot(labels.long(), n_classes).float()
 
-    def __init__(self, nz: int = 32, ngf: int = 32) -> None:
+
+class Generator(nn.Module):
+    """z (N, nz) -> images (N, 1, 8, 8) in [-1, 1]: 1x1 -> 2x2 -> 4x4 -> 8x8.
+
+    With `n_classes` > 0 it is conditional (Mirza and Osindero 2014, as DCGANs do it): the label's
+    one-hot code is appended to z, so the first layer sees nz + n_classes input channels.
+    """
+
+    def __init__(self, nz: int = 32, ngf: int = 32, n_classes: int = 0) -> None:
         super().__init__()
         self.nz = nz
+        self.n_classes = n_classes
         self.main = nn.Sequential(
-            nn.ConvTranspose2d(nz, ngf * 2, 2, 1, 0, bias=False),  # project: (ngf*2) x 2 x 2
+            nn.ConvTranspose2d(nz + n_classes, ngf * 2, 2, 1, 0, bias=False),  # project: (ngf*2) x 2 x 2
             nn.BatchNorm2d(ngf * 2),
             nn.ReLU(True),
             nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False),  # up: ngf x 4 x 4
@@ -151,9 +176,13 @@ class Generator(nn.Module):
             nn.Tanh(),
         )
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """Images for noise `z` of shape (N, nz)."""
-        return self.main(z.view(-1, self.nz, 1, 1))
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Images for noise `z` of shape (N, nz) (and, if conditional, `labels` of shape (N,))."""
+        if self.n_classes:
+            if labels is None:
+                raise ValueError("a conditional generator needs the labels of the digits to draw")
+            z = torch.cat([z, one_hot(labels, self.n_classes)], 1)
+        return self.main(z.view(-1, self.nz + self.n_classes, 1, 1))
 
 
 class Critic(nn.Module):
@@ -164,17 +193,20 @@ class Critic(nn.Module):
     the WGAN-GP code's layer norm, statistics over each image's own channels and pixels with one
     scale and shift per channel (GroupNorm with a single group is exactly that); "none" leaves it out.
     A gradient penalty needs the gradient of each image's own score, so WGAN-GP takes "layer".
+    With `n_classes` > 0 it is conditional: the label's one-hot code enters as n_classes constant
+    8x8 channels beside the image, so the first convolution sees 1 + n_classes channels.
     """
 
-    def __init__(self, ndf: int = 32, norm: str = "batch") -> None:
+    def __init__(self, ndf: int = 32, norm: str = "batch", n_classes: int = 0) -> None:
         super().__init__()
         if norm not in CRITIC_NORMS:
             raise ValueError(f"norm={norm!r} is not allowed: choose one of {', '.join(CRITIC_NORMS)}")
         self.norm = norm
+        self.n_classes = n_classes
         middle: list[nn.Module] = {"batch": [nn.BatchNorm2d(ndf * 2)], "layer": [nn.GroupNorm(1, ndf * 2)],
                                    "none": []}[norm]
         self.main = nn.Sequential(
-            nn.Conv2d(1, ndf, 4, 2, 1, bias=False),  # down: ndf x 4 x 4 (no normalisation, as in the article)
+            nn.Conv2d(1 + n_classes, ndf, 4, 2, 1, bias=False),  # down: ndf x 4 x 4 (no normalisation, as the article)
             nn.LeakyReLU(0.2, inplace=True),
             nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False),  # down: (ndf*2) x 2 x 2
             *middle,
@@ -182,14 +214,61 @@ class Critic(nn.Module):
             nn.Conv2d(ndf * 2, 1, 2, 1, 0, bias=False),  # score: 1 x 1 x 1
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """One raw score per image."""
-        return self.main(x.view(-1, 1, SIDE, SIDE)).view(-1)
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """One raw score per image (of the class `labels` says, if conditional)."""
+        x = x.reshape(-1, 1, SIDE, SIDE)
+        if self.n_classes:
+            if labels is None:
+                raise ValueError("a conditional critic needs the labels of the digits it scores")
+            maps = one_hot(labels, self.n_classes)[:, :, None, None].expand(-1, -1, SIDE, SIDE)
+            x = torch.cat([x, maps], 1).contiguous(memory_format=torch.channels_last)
+        return self.main(x).view(-1)
 
     @property
     def params(self) -> list[torch.Tensor]:
         """Every parameter (BatchNorm's too), the list ganlib.losses.clip_weights_ clips."""
         return list(self.parameters())
+
+
+def spectral_normalise_(critic: Critic, seed: int) -> Critic:
+    """Spectral normalisation (Miyato et al. 2018) of every convolution of `critic`, in place.
+
+    Each layer's weight W (as an out x (in*k*k) matrix) is used as W / sigma(W), sigma its largest
+    singular value, estimated by one power iteration per forward pass in training mode, as in the
+    paper (torch.nn.utils.parametrizations.spectral_norm). The power iteration's starting vectors are
+    drawn from the run's own stream (`seed`), not from torch's global random state, and that state is
+    left as it was. Returns `critic`.
+    """
+    from torch.nn.utils.parametrizations import spectral_norm
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(stream_seed(seed, _SN_STREAM))
+        for i, m in enumerate(critic.main):
+            if isinstance(m, nn.Conv2d):
+                critic.main[i] = spectral_norm(m)
+    return critic
+
+
+def sliced_wasserstein(x: torch.Tensor, y: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+    """Sliced W1 between two equal-size samples: the exact 1-D W1 of their projections, averaged.
+
+    x, y: (N, D) samples; directions: (L, D) unit vectors. Each projection is sorted, and the mean
+    absolute difference of the sorted values is the exact W1 of the two 1-D samples (the course's
+    sorted-sample trick, once per direction). Differentiable in x and y (sorting passes gradients to
+    the values that landed in each place).
+    """
+    if x.shape != y.shape or x.ndim != 2 or directions.ndim != 2 or directions.shape[1] != x.shape[1]:
+        raise ValueError(f"need x, y of one shape (N, D) and directions (L, D); got {tuple(x.shape)}, "
+                         f"{tuple(y.shape)}, {tuple(directions.shape)}")
+    px = torch.sort(x @ directions.T, dim=0).values
+    py = torch.sort(y @ directions.T, dim=0).values
+    return (px - py).abs().mean()
+
+
+def random_directions(n: int, dim: int, generator: torch.Generator) -> torch.Tensor:
+    """n directions drawn uniformly on the unit sphere of R^dim (normalised Gaussian vectors)."""
+    d = torch.randn(n, dim, generator=generator)
+    return d / d.norm(dim=1, keepdim=True)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -241,6 +320,38 @@ def nearest_distances(queries: np.ndarray, references: np.ndarray, exclude_self:
     return out
 
 
+def _pairwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Euclidean distances between the rows of a and of b, (len(a), len(b))."""
+    d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
+    return np.sqrt(np.clip(d2, 0.0, None))
+
+
+def knn_radii(features: np.ndarray, k: int = PR_NEIGHBOURS) -> np.ndarray:
+    """Each point's distance to its k-th nearest other point of the same set."""
+    if not 1 <= k < len(features):
+        raise ValueError(f"k={k!r} is not allowed: a whole number from 1 to {len(features) - 1} (the set's size - 1)")
+    d = _pairwise(features, features)
+    np.fill_diagonal(d, np.inf)
+    return np.partition(d, k - 1, axis=1)[:, k - 1]
+
+
+def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = PR_NEIGHBOURS) -> tuple[float, float]:
+    """Improved precision and recall (Kynkaanniemi et al. 2019) of `fake` against `real` features.
+
+    Around every real point draw the ball that reaches its k-th nearest real neighbour: the union
+    of those balls estimates where the real data live. Precision is the share of fake points inside
+    that union (are the generated images realistic?). Recall swaps the roles: the share of real
+    points inside the union of the fake points' balls (is the data's variety covered?). Blends
+    between classes lower precision; a generator that leaves out classes lowers recall.
+    """
+    real, fake = np.asarray(real, np.float64), np.asarray(fake, np.float64)
+    real_r, fake_r = knn_radii(real, k), knn_radii(fake, k)
+    d = _pairwise(fake, real)  # (fake, real)
+    precision = float(np.mean((d <= real_r[None, :]).any(1)))
+    recall = float(np.mean((d <= fake_r[:, None]).any(0)))
+    return precision, recall
+
+
 class Judge:
     """An independent classifier of real digits and the measurements made with it.
 
@@ -260,11 +371,15 @@ class Judge:
             self.model = MLPClassifier((64,), solver="lbfgs", alpha=0.1, max_iter=1000, random_state=0)
             self.model.fit(self._flat(d.train), d.train_labels)
         self.accuracy = float(self.model.score(self._flat(d.held_out), d.held_out_labels))
-        self.train_fit = gaussian_fit(self.features(d.train))
+        self.train_features = self.features(d.train)
+        self.train_fit = gaussian_fit(self.train_features)
         self.n_ref = len(d.held_out)
         # The floor: the held-out half against the training half, the same sizes the generated
         # images are compared at (an FD between two samples is positive even for one distribution).
         self.frechet_floor = frechet_distance(*gaussian_fit(self.features(d.held_out)), *self.train_fit)
+        # Precision and recall at the sizes generated images are measured at, real against real: what a
+        # perfect generator would score (below 1, since balls around a finite sample miss some points).
+        self.precision_floor, self.recall_floor = precision_recall(self.train_features, self.features(d.held_out))
         self.real_nn = nearest_distances(d.held_out, d.train)
         self.real_shares = np.bincount(d.held_out_labels, minlength=N_CLASSES) / len(d.held_out_labels)
 
@@ -289,6 +404,25 @@ class Judge:
                              f"got {len(images)}")
         return frechet_distance(*gaussian_fit(self.features(images[:self.n_ref])), *self.train_fit)
 
+    def precision_recall(self, images: np.ndarray) -> tuple[float, float]:
+        """Precision and recall of (the first n_ref of) `images` against the training half, in feature space."""
+        images = np.asarray(images)
+        if len(images) < self.n_ref:
+            raise ValueError(f"precision and recall need at least {self.n_ref} images (the held-out size), "
+                             f"got {len(images)}")
+        return precision_recall(self.train_features, self.features(images[:self.n_ref]))
+
+    def class_accuracy(self, images: np.ndarray, labels: np.ndarray) -> list[float]:
+        """For each class, the share of the digits asked for as that class that the classifier reads as it.
+
+        `labels` are the classes a conditional G was asked for; a class never asked for gets NaN.
+        """
+        labels = np.asarray(labels)
+        if labels.shape != (len(images),):
+            raise ValueError(f"need one label per image: {len(images)} images, labels of shape {labels.shape}")
+        right = self.predict(np.asarray(images)) == labels
+        return [float(right[labels == c].mean()) if (labels == c).any() else math.nan for c in range(N_CLASSES)]
+
     def measure(self, images: np.ndarray) -> dict[str, Any]:
         """Class shares and coverage, Frechet distance and floor, nearest-neighbour distances.
 
@@ -312,6 +446,9 @@ class Judge:
             "classes_covered": int((shares >= COVERAGE_SHARE).sum()),
             "frechet": self.frechet(images),
             "frechet_floor": self.frechet_floor,
+            **dict(zip(("precision", "recall"), self.precision_recall(images))),
+            "precision_floor": self.precision_floor,
+            "recall_floor": self.recall_floor,
             "nn_median": float(np.median(nn_gen)),
             "nn_real_median": real_median,
             "nn_ratio": float(np.median(nn_gen)) / real_median,
@@ -346,6 +483,13 @@ class DigitsConfig:
     their value by the last round. `clip` applies to loss 'wgan' only, `gp_weight` and `gp_side` to
     'wgan-gp' only. `critic_norm` is the critic's normalisation (see Critic): the article's "batch"
     for bce and wgan, a per-image "layer" norm for wgan-gp. The defaults are digits_config('wgan-gp').
+
+    Stabilisers and variants: `d_penalty` "r1" adds R1 (Mescheder et al. 2018, weight `r1_gamma`) to
+    D's loss, which needs each image's own gradient (no "batch" norm); `spectral_norm` normalises the
+    critic's convolutions (Miyato et al. 2018; see spectral_normalise_); `conditional` gives G and D
+    the class label. Loss "sliced" has no D at all: each round is one G update that lowers the sliced
+    W1 (`directions` random directions) between a batch of generated and a batch of real digits, so
+    the D settings are unused and no D update is counted.
     """
 
     loss: str = "wgan-gp"
@@ -369,6 +513,11 @@ class DigitsConfig:
     lr_decay: float = 0.1  # both learning rates fall geometrically to this factor by the last round
     eval_every: int = 40
     grid: int = 64  # digits kept at every evaluation (same noise each time), for figures
+    d_penalty: str = "none"  # "r1": gamma/2 times the squared gradient norm of D at real digits
+    r1_gamma: float = 1.0
+    spectral_norm: bool = False  # divide each critic convolution by its largest singular value
+    conditional: bool = False  # G and D are given the class label (a conditional GAN)
+    directions: int = 256  # loss "sliced": random directions per G update
 
     def __post_init__(self) -> None:
         def bad(name: str, allowed: str) -> None:
@@ -382,9 +531,22 @@ class DigitsConfig:
             bad("gp_side", "choose one of " + ", ".join(GP_SIDES))
         if self.critic_norm not in CRITIC_NORMS:
             bad("critic_norm", "choose one of " + ", ".join(CRITIC_NORMS))
+        if self.d_penalty not in D_PENALTIES:
+            bad("d_penalty", "choose one of " + ", ".join(D_PENALTIES))
+        for name in ("spectral_norm", "conditional"):
+            if not isinstance(getattr(self, name), bool):
+                bad(name, "True or False")
+        if self.loss == "sliced":
+            for name, off in (("d_penalty", "none"), ("spectral_norm", False), ("conditional", False)):
+                if getattr(self, name) != off:
+                    bad(name, "loss 'sliced' trains no D (or critic) to penalise, normalise or condition; "
+                        "use bce, wgan or wgan-gp")
+        if self.d_penalty == "r1" and self.critic_norm == "batch":
+            bad("critic_norm", "R1 needs each image's own gradient, which a batch-normalised score does not have: "
+                "use 'layer' or 'none'")
         for name, lo, hi in (("seed", 0, MAX_SEED), ("rounds", 1, MAX_ROUNDS), ("d_steps", 1, 100),
                              ("batch_size", 2, 4096), ("nz", 1, 1024), ("ngf", 1, 1024), ("ndf", 1, 1024),
-                             ("eval_every", 1, MAX_ROUNDS), ("grid", 1, 1024)):
+                             ("eval_every", 1, MAX_ROUNDS), ("grid", 1, 1024), ("directions", 1, 4096)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
                 bad(name, f"an integer from {lo} to {hi}")
@@ -398,7 +560,7 @@ class DigitsConfig:
             bad("critic_warmup", f"three integers (n_steps, first_g, every), n_steps from 0 to {MAX_WARMUP_STEPS}, "
                 f"first_g and every from 0 to {MAX_ROUNDS}; (0, 0, 0) for none")
         for name, lo, hi in (("d_lr", 0, 1), ("g_lr", 0, 1), ("clip", 0, 100), ("gp_weight", 0, 1e4),
-                             ("lr_decay", 0, 1)):
+                             ("lr_decay", 0, 1), ("r1_gamma", 0, 1e4)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and lo < v <= hi):
                 bad(name, f"a finite number in ({lo:g}, {hi:g}]")
@@ -444,14 +606,28 @@ LOSS_DEFAULTS: dict[str, dict[str, Any]] = {
                  beta1=0.0, beta2=0.99, clip=0.01, lr_decay=1.0, eval_every=40, critic_norm="batch"),
     "wgan-gp": dict(rounds=800, d_steps=5, critic_warmup=(0, 0, 0), optimizer="adam", d_lr=3e-4, g_lr=3e-4,
                     beta1=0.5, beta2=0.9, gp_weight=10.0, lr_decay=0.1, eval_every=40, critic_norm="layer"),
+    "sliced": dict(rounds=4000, d_steps=1, critic_warmup=(0, 0, 0), optimizer="adam", d_lr=1e-3, g_lr=1e-3,
+                   beta1=0.5, beta2=0.999, lr_decay=0.1, eval_every=200, critic_norm="none", batch_size=256,
+                   directions=256),
 }
 
 
 def digits_config(loss: str = "wgan-gp", **changes: Any) -> DigitsConfig:
-    """The default config of `loss` (see LOSS_DEFAULTS), with `changes` applied."""
+    """The default config of `loss` (see LOSS_DEFAULTS), with `changes` applied.
+
+    Unless `changes` names a critic_norm, spectral normalisation takes the critic without one ("none",
+    as Miyato et al.'s critics have no other normalisation) and R1 a per-image "layer" norm in place of
+    BatchNorm (R1 needs each image's own gradient).
+    """
     if loss not in LOSS_DEFAULTS:
         raise ValueError(f"loss={loss!r} is not allowed: choose one of {', '.join(IMAGE_LOSSES)}")
-    return DigitsConfig(loss=loss, **{**LOSS_DEFAULTS[loss], **changes})
+    settings = {**LOSS_DEFAULTS[loss], **changes}
+    if "critic_norm" not in changes:
+        if changes.get("spectral_norm"):
+            settings["critic_norm"] = "none"
+        elif changes.get("d_penalty") == "r1" and settings["critic_norm"] == "batch":
+            settings["critic_norm"] = "layer"
+    return DigitsConfig(loss=loss, **settings)
 
 
 @dataclass
@@ -504,6 +680,11 @@ class DigitsHistory:
         return np.asarray(out)
 
 
+def cycle_labels(n: int) -> torch.Tensor:
+    """Class labels 0, 1, ..., 9, 0, 1, ... for n digits: every class equally often."""
+    return torch.arange(n) % N_CLASSES
+
+
 def _generators(seed: int) -> dict[str, torch.Generator]:
     # stream_seed: torch keeps only 32 bits of a seed, so the streams must differ in those (see ganlib.config).
     return {s: torch.Generator().manual_seed(stream_seed(seed, i)) for i, s in enumerate(_STREAMS)}
@@ -528,11 +709,15 @@ class DigitsTrainer:
         self.config = c = config
         self.judge = judge if judge is not None else default_judge()
         self.rng = _generators(c.seed)
-        self.G = Generator(c.nz, c.ngf)
-        self.D = Critic(c.ndf, c.critic_norm)
+        n_classes = N_CLASSES if c.conditional else 0
+        self.G = Generator(c.nz, c.ngf, n_classes)
+        self.D = Critic(c.ndf, c.critic_norm, n_classes)
         weights_init_(self.G, self.rng["g_init"])
         weights_init_(self.D, self.rng["d_init"])
+        if c.spectral_norm:
+            spectral_normalise_(self.D, c.seed)
         self.real = torch.tensor(to_unit(self.judge.digits.train), dtype=torch.float32).unsqueeze(1)
+        self.labels = torch.tensor(np.array(self.judge.digits.train_labels), dtype=torch.long)
         # Channels-last tensors let oneDNN skip a layout reorder of every convolution's input and weights:
         # a critic step costs about a fifth less on one CPU thread (same maths, other rounding).
         self.G.to(memory_format=torch.channels_last)
@@ -542,6 +727,8 @@ class DigitsTrainer:
         self.opt_g = BatchedOptimizer(g_params, c.optimizer, c.g_lr, c.beta1, c.beta2)
         self.opt_d = BatchedOptimizer(d_params, c.optimizer, c.d_lr, c.beta1, c.beta2)
         self.eval_z = torch.randn(self.judge.n_ref, c.nz, generator=self.rng["eval"])
+        # A conditional G is evaluated on the classes in turn (0, 1, ..., 9, 0, ...), as real digits come.
+        self.eval_labels = cycle_labels(self.judge.n_ref) if c.conditional else None
         self.round = 0
         self.d_updates = 0
         self.seconds = 0.0
@@ -556,12 +743,20 @@ class DigitsTrainer:
 
     def _critic_step(self) -> tuple[float, float]:
         c = self.config
-        real = self.real[torch.randint(len(self.real), (c.batch_size,), generator=self.rng["data"])]
+        index = torch.randint(len(self.real), (c.batch_size,), generator=self.rng["data"])
+        real = self.real[index]
+        # A conditional G draws the same classes as the real batch, so D cannot tell them apart by class shares.
+        labels = self.labels[index] if c.conditional else None
         with torch.no_grad():  # G's output is detached: this step trains the critic only
-            fake = self.G(self._noise(c.batch_size))
+            fake = self.G(self._noise(c.batch_size), labels)
         # The losses of ganlib.losses take (runs, N, 1) scores: here one run.
-        s_real = self.D(real).view(1, -1, 1)
-        s_fake = self.D(fake).view(1, -1, 1)
+        if c.d_penalty == "r1":
+            # R1 differentiates D's score with respect to each real image: the flattened (1, N, 64) input.
+            real_in = real.reshape(1, -1, SIDE * SIDE).detach().requires_grad_(True)
+            s_real = self.D(real_in, labels).view(1, -1, 1)
+        else:
+            s_real = self.D(real, labels).view(1, -1, 1)
+        s_fake = self.D(fake, labels).view(1, -1, 1)
         if c.loss == "bce":
             loss = bce_d_loss(s_real, s_fake)
             estimate = math.log(4.0) - float(loss.detach())
@@ -573,8 +768,10 @@ class DigitsTrainer:
                 # The penalty of ganlib.losses works on (runs, N, features) inputs: one run of
                 # N flattened images, whose gradient norm is then taken over all 64 pixels.
                 loss = loss + c.gp_weight * gradient_penalty(
-                    self._flat_critic, real.reshape(1, -1, SIDE * SIDE), fake.reshape(1, -1, SIDE * SIDE), eps,
-                    one_sided=c.gp_side == "one-sided")
+                    lambda x: self._flat_critic(x, labels), real.reshape(1, -1, SIDE * SIDE),
+                    fake.reshape(1, -1, SIDE * SIDE), eps, one_sided=c.gp_side == "one-sided")
+        if c.d_penalty == "r1":
+            loss = loss + r1_penalty(s_real, real_in, c.r1_gamma)
         params = self.opt_d.params
         grads = torch.autograd.grad(loss.sum(), params)
         self.opt_d.step(grads)
@@ -582,14 +779,30 @@ class DigitsTrainer:
             clip_weights_(self.D, c.clip)
         return float(loss.detach()), estimate
 
-    def _flat_critic(self, x: torch.Tensor) -> torch.Tensor:
+    def _flat_critic(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         # (1, N, 64) flattened images -> (1, N, 1) scores, the shapes ganlib.losses works with
-        return self.D(x).view(1, -1, 1)
+        return self.D(x, labels).view(1, -1, 1)
 
     def _g_step(self) -> float:
-        scores = self.D(self.G(self._noise(self.config.batch_size))).view(1, -1, 1)
-        loss = bce_g_loss(scores) if self.config.loss == "bce" else wgan_g_loss(scores)
+        c = self.config
+        noise = self._noise(c.batch_size)
+        # Classes in the training data's proportions: labels of random training digits.
+        labels = (self.labels[torch.randint(len(self.labels), (c.batch_size,), generator=self.rng["data"])]
+                  if c.conditional else None)
+        scores = self.D(self.G(noise, labels), labels).view(1, -1, 1)
+        loss = bce_g_loss(scores) if c.loss == "bce" else wgan_g_loss(scores)
         grads = torch.autograd.grad(loss.sum(), self.opt_g.params)  # only G's parameters move
+        self.opt_g.step(grads)
+        return float(loss.detach())
+
+    def _sliced_step(self) -> float:
+        # No D: G lowers the sliced W1 between its batch and a real batch along fresh random directions.
+        c = self.config
+        fake = self.G(self._noise(c.batch_size)).reshape(c.batch_size, -1)
+        real = self.real[torch.randint(len(self.real), (c.batch_size,), generator=self.rng["data"])]
+        directions = random_directions(c.directions, SIDE * SIDE, self.rng["data"])
+        loss = sliced_wasserstein(fake, real.reshape(c.batch_size, -1), directions)
+        grads = torch.autograd.grad(loss, self.opt_g.params)
         self.opt_g.step(grads)
         return float(loss.detach())
 
@@ -604,10 +817,15 @@ class DigitsTrainer:
             if self.config.lr_decay != 1.0:
                 scale = self.config.lr_decay ** (self.round / max(1, self.config.rounds - 1))
                 self.opt_d.scale = self.opt_g.scale = scale
-            n_critic = self.config.d_steps_at(self.round)  # the round's index = G updates done so far
-            d_losses, estimates = zip(*(self._critic_step() for _ in range(n_critic)))
+            if self.config.loss == "sliced":
+                # No D: its loss, the estimate and G's loss are all the batch's sliced distance.
+                g_loss = self._sliced_step()
+                n_critic, d_losses, estimates = 0, (g_loss,), (g_loss,)
+            else:
+                n_critic = self.config.d_steps_at(self.round)  # the round's index = G updates done so far
+                d_losses, estimates = zip(*(self._critic_step() for _ in range(n_critic)))
+                g_loss = self._g_step()
             self.d_updates += n_critic
-            g_loss = self._g_step()
             self.round += 1
             h = self.history
             h.d_loss.append(float(np.mean(d_losses)))
@@ -624,15 +842,20 @@ class DigitsTrainer:
         self.seconds += time.perf_counter() - t0
 
     @torch.no_grad()
-    def _generate(self, z: torch.Tensor) -> np.ndarray:
+    def _generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> np.ndarray:
         # Train-mode BatchNorm, in batches of the training size: the statistics G was trained with.
         # Chunks of equal size (at least the batch size, unless z is smaller), so no chunk's statistics are
         # taken over a handful of images.
-        out = [self.G(part) for part in torch.tensor_split(z, max(1, len(z) // self.config.batch_size))]
+        chunks = max(1, len(z) // self.config.batch_size)
+        if labels is None:
+            out = [self.G(part) for part in torch.tensor_split(z, chunks)]
+        else:
+            out = [self.G(part, lab) for part, lab in zip(torch.tensor_split(z, chunks),
+                                                          torch.tensor_split(labels, chunks))]
         return from_unit(torch.cat(out).squeeze(1).double().numpy())
 
     def _evaluate(self) -> None:
-        images = self._generate(self.eval_z)
+        images = self._generate(self.eval_z, self.eval_labels)
         h = self.history
         h.eval_round.append(self.round)
         h.g_updates.append(self.round)  # one G update per round
@@ -647,12 +870,54 @@ class DigitsTrainer:
             h.covered.append(0)
         h.snapshots.append(images[:self.config.grid].astype(np.float32))
 
+    def _labels_for(self, n: int, labels: Any) -> torch.Tensor | None:
+        if not self.config.conditional:
+            if labels is not None:
+                raise ValueError("labels are for a conditional run (conditional=True); this G draws digits unasked")
+            return None
+        if labels is None:
+            return cycle_labels(n)
+        out = torch.as_tensor(np.broadcast_to(np.asarray(labels), (n,)).copy())
+        if out.dtype.is_floating_point or out.dtype == torch.bool or not ((out >= 0) & (out < N_CLASSES)).all():
+            raise ValueError(f"labels must be whole numbers from 0 to {N_CLASSES - 1}")
+        return out.long()
+
     @on_own_threads
-    def sample(self, n: int) -> np.ndarray:
-        """n generated digits (n, 8, 8) on the 0-16 scale, from the run's sampling stream."""
-        if not 1 <= n <= MAX_SAMPLES:
+    def sample(self, n: int, labels: Any = None) -> np.ndarray:
+        """n generated digits (n, 8, 8) on the 0-16 scale, from the run's sampling stream.
+
+        A conditional run draws the classes `labels` asks for (one class for all, or one per digit),
+        by default 0, 1, ..., 9, 0, ... in turn (see cycle_labels).
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SAMPLES:
             raise ValueError(f"n={n!r} is not allowed: a whole number from 1 to {MAX_SAMPLES}")
-        return self._generate(torch.randn(n, self.config.nz, generator=self.rng["sample"]))
+        wanted = self._labels_for(n, labels)
+        return self._generate(torch.randn(n, self.config.nz, generator=self.rng["sample"]), wanted)
+
+    @on_own_threads
+    def interpolate(self, steps: int = 8, label: int | None = None) -> np.ndarray:
+        """Digits along the straight line between two noise codes z0 and z1: (steps, 8, 8), 0-16 scale.
+
+        z0 and z1 come from the sampling stream; a conditional run keeps one `label` (default 0) along
+        the line. G's BatchNorm normalises with the statistics of its batch, so the strip is drawn
+        inside a batch of the training size filled with other codes (a batch of the strip alone would
+        shift every digit by its own statistics).
+        """
+        if isinstance(steps, bool) or not isinstance(steps, int) or not 2 <= steps <= 64:
+            raise ValueError(f"steps={steps!r} is not allowed: a whole number from 2 to 64")
+        c = self.config
+        z0, z1 = torch.randn(2, c.nz, generator=self.rng["sample"])
+        t = torch.linspace(0.0, 1.0, steps)[:, None]
+        strip = z0 + t * (z1 - z0)
+        filler = torch.randn(max(c.batch_size, steps) - steps, c.nz, generator=self.rng["sample"])
+        z = torch.cat([strip, filler])
+        labels = None
+        if c.conditional:
+            labels = cycle_labels(len(z))
+            labels[:steps] = 0 if label is None else self._labels_for(1, label)[0]
+        elif label is not None:
+            self._labels_for(1, label)  # raises the one-line error
+        return self._generate(z, labels)[:steps]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -801,7 +1066,11 @@ def train_digits(config: DigitsConfig, n: int = 2000, progress: Callable[[Digits
     if trainer.diverged is not None:
         raise ValueError(f"the run diverged ({trainer.diverged}); try smaller learning rates")
     images = trainer.sample(n)
-    return DigitsResult(trainer, images, judge.measure(images), critic_vs_frechet(trainer.history, config.eval_every))
+    metrics = judge.measure(images)
+    if config.conditional:
+        # sample() asked for the classes in turn (see cycle_labels)
+        metrics["class_accuracy"] = judge.class_accuracy(images, cycle_labels(n).numpy())
+    return DigitsResult(trainer, images, metrics, critic_vs_frechet(trainer.history, config.eval_every))
 
 
 def _warmup_flag(text: str) -> tuple[int, ...]:
@@ -821,7 +1090,8 @@ def add_digits_parser(sub: Any) -> argparse.ArgumentParser:
                        description="Train the article's convolutional G and critic on scikit-learn's 8x8 digits "
                                    "and measure the result with an independent classifier.")
     p.add_argument("--loss", choices=IMAGE_LOSSES, default="wgan-gp", help="bce (vanilla DCGAN), wgan (clipping + "
-                   "RMSProp, the article), wgan-gp (gradient penalty); default wgan-gp")
+                   "RMSProp, the article), wgan-gp (gradient penalty), sliced (no D: G lowers the sliced "
+                   "Wasserstein distance to the real digits); default wgan-gp")
     p.add_argument("--seed", type=int, default=0, help="the run's seed (default 0)")
     p.add_argument("--rounds", type=int, default=None, help="G updates (default: the loss's budget)")
     p.add_argument("--d-steps", type=int, default=None, help="critic (D) updates per round")
@@ -834,6 +1104,15 @@ def add_digits_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--gp-weight", type=float, default=None, help="wgan-gp: the penalty's weight")
     p.add_argument("--critic-norm", choices=CRITIC_NORMS, default=None, help="the critic's normalisation (default: "
                    "batch for bce and wgan, layer for wgan-gp)")
+    p.add_argument("--d-penalty", choices=D_PENALTIES, default=None,
+                   help="r1: add R1, gamma/2 times D's squared gradient norm at real digits (default none)")
+    p.add_argument("--r1-gamma", type=float, default=None, help="R1's weight gamma, in (0, 1e4] (default 1)")
+    p.add_argument("--spectral-norm", action="store_true", default=None,
+                   help="spectrally normalise the critic's convolutions (its norm then defaults to none)")
+    p.add_argument("--conditional", action="store_true", default=None,
+                   help="give G and D the class label; reports the classifier's accuracy on each requested class")
+    p.add_argument("--directions", type=int, default=None,
+                   help="sliced: random directions per G update, 1 to 4096 (default 256)")
     p.add_argument("--n", type=int, default=2000, help="digits to generate and measure (default 2000)")
     p.add_argument("--samples", metavar="PATH", help="write the generated digits as an (n, 8, 8) .npy, 0-16 scale")
     p.add_argument("--json", metavar="PATH", help="write the config, the measurements and the history as JSON")
@@ -881,7 +1160,8 @@ def run_digits(args: argparse.Namespace) -> int:
     A bad value raises ValueError with one line (the caller prints it and exits with status 2).
     """
     changes: dict[str, Any] = {"seed": args.seed}
-    for name in ("rounds", "d_steps", "critic_warmup", "clip", "gp_weight", "critic_norm"):
+    for name in ("rounds", "d_steps", "critic_warmup", "clip", "gp_weight", "critic_norm", "d_penalty", "r1_gamma",
+                 "spectral_norm", "conditional", "directions"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
     if args.lr is not None:
@@ -907,6 +1187,8 @@ def run_digits(args: argparse.Namespace) -> int:
     _write_digits_outputs(args, config, result, cpu)
     d_name = "D" if config.loss == "bce" else "critic"
     steps = f"{config.d_steps} {d_name} step{'s' if config.d_steps > 1 else ''}"
+    if config.loss == "sliced":
+        steps = f"no D: {config.directions} random directions per G step"
     n_steps, first_g, every = config.critic_warmup
     if n_steps:
         when = " and ".join(w for w in (f"rounds < {first_g}" if first_g else "",
@@ -915,16 +1197,26 @@ def run_digits(args: argparse.Namespace) -> int:
             steps += f", {n_steps} in {when}"
     # the real counts, from the trainer: with a warm-up, rounds x d_steps is not the number of D updates
     with printing():
-        print(f"loss {config.loss}, seed {config.seed}, critic norm {config.critic_norm}: {tr.round} rounds ({steps}, "
+        extras = "".join(f", {w}" for w, on in ((f"R1 gamma {config.r1_gamma:g}", config.d_penalty == "r1"),
+                                                ("spectral norm", config.spectral_norm),
+                                                ("conditional", config.conditional)) if on)
+        print(f"loss {config.loss}, seed {config.seed}, critic norm {config.critic_norm}{extras}: "
+              f"{tr.round} rounds ({steps}, "
               f"and 1 G step each): {tr.d_updates} {d_name} updates, {tr.round} G updates in {tr.seconds:.1f} s "
               f"({tr.cpu_seconds:.1f} CPU s)")
         print(f"classifier (held-out accuracy {judge.accuracy:.3f}) assigns the {m['n']} digits: "
               + " ".join(f"{c}:{s:.0%}" for c, s in enumerate(m["class_shares"])))
         print(f"classes with >= {COVERAGE_SHARE:.0%}: {m['classes_covered']}/{N_CLASSES}")
         print(f"Frechet distance {m['frechet']:.2f} (floor, held-out real against training: {m['frechet_floor']:.2f})")
+        print(f"precision {m['precision']:.3f}, recall {m['recall']:.3f} (held-out real digits: "
+              f"{m['precision_floor']:.3f}, {m['recall_floor']:.3f})")
+        if "class_accuracy" in m:
+            print("classifier agrees with the requested class: "
+                  + " ".join(f"{c}:{a:.0%}" for c, a in enumerate(m["class_accuracy"])))
         print(f"nearest training digit: median {m['nn_median']:.1f} (held-out real digits: {m['nn_real_median']:.1f}), "
               f"ratio {m['nn_ratio']:.2f}; closer than 99% of real digits: {m['copies']:.1%}")
-        print(f"critic's estimate against the Frechet distance over {corr['points']} evaluations: "
+        estimate = "the batches' sliced distance" if config.loss == "sliced" else "critic's estimate"
+        print(f"{estimate} against the Frechet distance over {corr['points']} evaluations: "
               f"Pearson {corr['pearson']:.2f}, Spearman {corr['spearman']:.2f}; from the estimate's peak "
               f"(round {corr['peak_round']}) on: Spearman {corr['spearman_after_peak']:.2f}")
     return 0
@@ -934,4 +1226,6 @@ __all__ = ["Digits", "load_digits_split", "to_unit", "from_unit", "weights_init_
            "frechet_distance", "gaussian_fit", "nearest_distances", "Judge", "default_judge", "DigitsConfig",
            "LOSS_DEFAULTS", "digits_config", "DigitsHistory", "DigitsTrainer", "DigitsResult", "train_digits",
            "critic_vs_frechet", "pearson", "spearman", "tile_digits", "plot_digits", "plot_critic_and_frechet",
-           "add_digits_parser", "run_digits", "IMAGE_LOSSES", "COVERAGE_SHARE", "PIXEL_MAX", "MIN_SAMPLES"]
+           "add_digits_parser", "run_digits", "IMAGE_LOSSES", "COVERAGE_SHARE", "PIXEL_MAX", "MIN_SAMPLES",
+           "D_LOSSES", "D_PENALTIES", "one_hot", "spectral_normalise_", "sliced_wasserstein", "random_directions",
+           "knn_radii", "precision_recall", "cycle_labels"]

@@ -341,7 +341,7 @@ def test_critic_warmup_schedule_counted_by_hand(judge: I.Judge) -> None:
     assert [wgan.d_steps_at(r) for r in (24, 25, 499, 500, 501, 1000)] == [100, 5, 5, 100, 5, 100]
 
 
-@pytest.mark.parametrize("loss", I.IMAGE_LOSSES)
+@pytest.mark.parametrize("loss", I.D_LOSSES)  # "sliced" has no critic to warm up
 def test_no_critic_warmup_changes_nothing(loss: str, judge: I.Judge) -> None:
     # (0, 0, 0), and settings that never fire (n_steps 0 = off; first_g 0 and every 0 = no round), give
     # bit for bit the old loop's training: the same losses, weights, evaluations and images
@@ -625,3 +625,229 @@ def test_digits_budget_axes_match_the_record_and_refuse_an_unknown_axis(judge):
     assert h.budget()["d_updates"] == [0, 5, 9]
     with pytest.raises(ValueError, match="axis='flops' is not allowed"):
         h.budget("flops")
+
+
+# ----------------------------------------------------------------------------------------------
+# issue 26: precision and recall, the sliced distance, R1, spectral norm, the conditional GAN
+# ----------------------------------------------------------------------------------------------
+
+def _brute_precision_recall(real: np.ndarray, fake: np.ndarray, k: int) -> tuple[float, float]:
+    from scipy.spatial.distance import cdist
+
+    def radii(x):
+        d = cdist(x, x)
+        return np.array([np.sort(np.delete(row, i))[k - 1] for i, row in enumerate(d)])
+
+    r_real, r_fake = radii(real), radii(fake)
+    precision = np.mean([any(np.linalg.norm(f - r) <= rr for r, rr in zip(real, r_real)) for f in fake])
+    recall = np.mean([any(np.linalg.norm(r - f) <= fr for f, fr in zip(fake, r_fake)) for r in real])
+    return float(precision), float(recall)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_precision_recall_match_a_brute_force_loop(k: int) -> None:
+    rng = np.random.default_rng(k)
+    real, fake = rng.normal(size=(40, 3)), rng.normal(0.7, 1.3, size=(30, 3))
+    ours = I.precision_recall(real, fake, k)
+    # counts of points out of 30 and 40: the same balls give the same counts exactly
+    assert ours == pytest.approx(_brute_precision_recall(real, fake, k), abs=1e-12)
+    with pytest.raises(ValueError, match="^k=40 is not allowed"):
+        I.precision_recall(real, fake, 40)
+
+
+def test_precision_recall_tell_one_class_from_noise(judge: I.Judge) -> None:
+    d = judge.digits
+    # The floors: the held-out half scores exactly them (it is what they are measured on).
+    m = judge.measure(np.concatenate([d.held_out, d.held_out]))
+    assert (m["precision"], m["recall"]) == (judge.precision_floor, judge.recall_floor)
+    assert 0.8 < judge.precision_floor < 1 and 0.8 < judge.recall_floor < 1
+    # Real digits of one class only: each is realistic (precision near the floor), but their balls
+    # cover about one class in ten of the real digits (recall near 0.1, far below the floor).
+    threes = judge.features(d.held_out[d.held_out_labels == 3])
+    precision, recall = I.precision_recall(judge.train_features, threes)
+    share = float(np.mean(d.train_labels == 3))
+    assert precision > judge.precision_floor - 0.1 and recall < 2 * share
+    # Noise: almost nothing falls inside the real digits' balls.
+    noise = np.random.default_rng(0).uniform(0, I.PIXEL_MAX, (judge.n_ref, 8, 8))
+    assert judge.precision_recall(noise)[0] < 0.2
+    with pytest.raises(ValueError, match="at least 896 images"):
+        judge.precision_recall(noise[:10])
+
+
+def test_class_accuracy_by_hand(judge: I.Judge) -> None:
+    d = judge.digits
+    acc = judge.class_accuracy(d.held_out, d.held_out_labels)
+    pred = judge.model.predict(d.held_out.reshape(len(d.held_out), -1) / I.PIXEL_MAX)
+    for c in range(10):
+        assert acc[c] == pytest.approx(np.mean(pred[d.held_out_labels == c] == c), abs=1e-15)
+    assert math.isnan(judge.class_accuracy(d.held_out[:5], np.zeros(5, int))[1])
+    with pytest.raises(ValueError, match="one label per image"):
+        judge.class_accuracy(d.held_out[:5], np.zeros(4, int))
+
+
+def test_sliced_distance_on_one_direction_is_scipys_1d_w1() -> None:
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(50, 4)), rng.normal(1, 2, size=(50, 4))
+    theta = rng.normal(size=4)
+    theta /= np.linalg.norm(theta)
+    ours = I.sliced_wasserstein(torch.tensor(x), torch.tensor(y), torch.tensor(theta[None, :]))
+    assert float(ours) == pytest.approx(stats.wasserstein_distance(x @ theta, y @ theta), rel=1e-12)
+    with pytest.raises(ValueError, match="need x, y of one shape"):
+        I.sliced_wasserstein(torch.tensor(x), torch.tensor(y[:10]), torch.tensor(theta[None, :]))
+
+
+def test_sliced_distance_in_2d_matches_a_brute_force_average_over_angles() -> None:
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(6, 2)), rng.normal([1, 0], 0.5, size=(6, 2))
+    # sliced W1 = mean over directions on the circle; every direction and its opposite give the same
+    # W1, so 720 evenly spaced angles in [0, pi) give the integral to far below float32 rounding
+    angles = (np.arange(720) + 0.5) * np.pi / 720
+    dirs = np.stack([np.cos(angles), np.sin(angles)], 1)
+    brute = np.mean([stats.wasserstein_distance(x @ t, y @ t) for t in dirs])
+    ours = float(I.sliced_wasserstein(torch.tensor(x), torch.tensor(y), torch.tensor(dirs)))
+    assert ours == pytest.approx(brute, rel=1e-12)
+    # random directions estimate the same integral: 20,000 of them to about 1% (the spread of one
+    # direction's W1 is under the mean here, so the standard error is under 1/sqrt(20000) of it)
+    rand = I.random_directions(20000, 2, torch.Generator().manual_seed(0)).double()
+    assert torch.allclose(rand.norm(dim=1), torch.ones(20000, dtype=torch.float64), atol=1e-6)
+    assert float(I.sliced_wasserstein(torch.tensor(x), torch.tensor(y), rand)) == pytest.approx(brute, rel=0.03)
+
+
+def test_sliced_loss_trains_g_alone_and_counts_no_d_update(judge: I.Judge) -> None:
+    cfg = I.digits_config("sliced", seed=0, **{**SHORT, "rounds": 100, "eval_every": 50, "batch_size": 64})
+    t = I.DigitsTrainer(cfg, judge)
+    before = [p.detach().clone() for p in t.D.parameters()]
+    t.step(100)
+    assert t.d_updates == 0 and t.history.d_updates == [0, 0, 0] and t.history.g_updates == [0, 50, 100]
+    assert all(torch.equal(a, b) for a, b in zip(before, t.D.parameters()))
+    # 100 Adam steps on the sliced distance itself: its last five batches average 0.67-0.72 of its first
+    # five and the Frechet distance falls to 0.54-0.74 of its start on seeds 0-5 (two batches of 64 real
+    # digits are themselves apart, so the batch distance cannot reach 0); a G that went the wrong way
+    # would raise both
+    assert np.mean(t.history.g_loss[-5:]) < 0.85 * np.mean(t.history.g_loss[:5])
+    assert t.history.frechet[-1] < 0.85 * t.history.frechet[0]
+
+
+def test_spectral_norm_gives_each_convolution_norm_one_and_its_seed_fixes_the_run(judge: I.Judge) -> None:
+    t = I.DigitsTrainer(I.digits_config("bce", seed=5, spectral_norm=True, **SHORT), judge)
+    assert t.config.critic_norm == "none"
+    x = torch.rand(16, 1, 8, 8)
+    with torch.no_grad():
+        for _ in range(300):  # power iterations, one per forward pass in training mode
+            t.D(x)
+    convs = [m for m in t.D.main if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 3
+    for m in convs:
+        sigma = torch.linalg.matrix_norm(m.weight.flatten(1).double(), 2)
+        # the estimate converges geometrically at the ratio of the two largest singular values; after 300
+        # iterations what is left is float32 rounding of the division
+        assert float(sigma) == pytest.approx(1.0, abs=1e-4)
+        raw = m.parametrizations.weight.original
+        assert float(torch.linalg.matrix_norm(raw.flatten(1).double(), 2)) != pytest.approx(1.0, abs=1e-2)
+    # the starting vectors come from the seed, not from torch's global state: the same seed, the same run
+    torch.manual_seed(0)
+    a = I.DigitsTrainer(I.digits_config("bce", seed=5, spectral_norm=True, **SHORT), judge)
+    torch.manual_seed(1)
+    b = I.DigitsTrainer(I.digits_config("bce", seed=5, spectral_norm=True, **SHORT), judge)
+    a.step(4)
+    b.step(4)
+    assert a.history.d_loss == b.history.d_loss
+
+
+def test_r1_adds_gamma_over_two_times_the_squared_gradient_at_the_real_batch(judge: I.Judge) -> None:
+    cfg = I.digits_config("bce", seed=2, critic_norm="layer", **SHORT)
+    plain = I.DigitsTrainer(cfg, judge)
+    with_r1 = I.DigitsTrainer(cfg.replace(d_penalty="r1", r1_gamma=3.0), judge)
+    # the real batch the first critic step draws, from a copy of the data stream
+    g = torch.Generator()
+    g.set_state(with_r1.rng["data"].get_state())
+    real = with_r1.real[torch.randint(len(with_r1.real), (cfg.batch_size,), generator=g)].clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(with_r1.D(real).sum(), real)
+    by_hand = 3.0 / 2 * float((grad.double() ** 2).sum((1, 2, 3)).mean())
+    loss_plain, loss_r1 = plain._critic_step()[0], with_r1._critic_step()[0]
+    assert loss_r1 - loss_plain == pytest.approx(by_hand, rel=1e-4, abs=1e-7)
+
+
+def test_conditional_networks_take_labels_and_sample_the_classes_asked_for(judge: I.Judge) -> None:
+    cfg = I.digits_config("bce", seed=1, conditional=True, **SHORT)
+    t = I.DigitsTrainer(cfg, judge)
+    assert t.G.main[0].in_channels == cfg.nz + 10 and t.D.main[0].in_channels == 11
+    with pytest.raises(ValueError, match="needs the labels"):
+        t.G(torch.zeros(2, cfg.nz))
+    with pytest.raises(ValueError, match="needs the labels"):
+        t.D(torch.zeros(2, 1, 8, 8))
+    t.step(4)
+    assert t.sample(20, labels=3).shape == (20, 8, 8)
+    for bad in (10, -1, 1.5):
+        with pytest.raises(ValueError, match="labels must be whole numbers from 0 to 9"):
+            t.sample(20, labels=bad)
+    # the label changes the digit: the same noise, two classes
+    a, b = I.DigitsTrainer(cfg, judge), I.DigitsTrainer(cfg, judge)
+    assert not np.array_equal(a.sample(64, labels=0), b.sample(64, labels=7))
+    plain = I.DigitsTrainer(I.digits_config("bce", **SHORT), judge)
+    with pytest.raises(ValueError, match="labels are for a conditional run"):
+        plain.sample(10, labels=3)
+    r = I.train_digits(cfg, n=1000, judge=judge)
+    assert len(r.metrics["class_accuracy"]) == 10 and all(0 <= a <= 1 for a in r.metrics["class_accuracy"])
+
+
+def test_interpolation_strip_moves_step_by_step(judge: I.Judge) -> None:
+    t = I.DigitsTrainer(I.digits_config("bce", seed=4, **SHORT), judge)
+    t.step(4)
+    strip = t.interpolate(6)
+    assert strip.shape == (6, 8, 8)
+    # G is continuous in z: neighbours along the line differ less than the two ends do
+    steps = [np.abs(strip[i + 1] - strip[i]).mean() for i in range(5)]
+    assert max(steps) < np.abs(strip[-1] - strip[0]).mean()
+    with pytest.raises(ValueError, match="steps=1"):
+        t.interpolate(1)
+    with pytest.raises(ValueError, match="labels are for a conditional run"):
+        t.interpolate(4, label=3)
+
+
+def test_stabiliser_settings_are_checked_and_given_their_norms() -> None:
+    assert I.digits_config("bce", d_penalty="r1").critic_norm == "layer"
+    assert I.digits_config("bce", spectral_norm=True).critic_norm == "none"
+    assert I.digits_config("bce", spectral_norm=True, critic_norm="batch").critic_norm == "batch"
+    for changes, field in [({"d_penalty": "r2"}, "d_penalty"), ({"r1_gamma": 0.0}, "r1_gamma"),
+                           ({"spectral_norm": 1}, "spectral_norm"), ({"conditional": "yes"}, "conditional"),
+                           ({"directions": 0}, "directions")]:
+        with pytest.raises(ValueError, match=f"^{field}=") as info:
+            I.digits_config("bce", **changes)
+        assert "\n" not in str(info.value)
+    with pytest.raises(ValueError, match="^critic_norm='batch' is not allowed: R1 needs"):
+        I.digits_config("bce", d_penalty="r1", critic_norm="batch")
+    for changes in ({"spectral_norm": True}, {"conditional": True}, {"d_penalty": "r1"}):
+        with pytest.raises(ValueError, match="loss 'sliced' trains no D"):
+            I.digits_config("sliced", **changes)
+
+
+def test_digits_command_reports_precision_recall_and_class_accuracy(tmp_path, capsys) -> None:
+    js = tmp_path / "c.json"
+    assert main(["digits", "--loss", "bce", "--conditional", "--rounds", "4", "--n", "1000", "--json", str(js)]) == 0
+    out = capsys.readouterr().out
+    data = json.loads(js.read_text())
+    m = data["metrics"]
+    assert data["config"]["conditional"] is True and len(m["class_accuracy"]) == 10
+    assert {"precision", "recall", "precision_floor", "recall_floor"} <= set(m)
+    assert "classifier agrees with the requested class:" in out and "precision" in out and ", conditional:" in out
+    assert main(["digits", "--loss", "sliced", "--rounds", "4", "--directions", "8", "--n", "1000"]) == 0
+    assert "no D: 8 random directions per G step" in capsys.readouterr().out
+    assert main(["digits", "--loss", "bce", "--spectral-norm", "--d-penalty", "r1", "--r1-gamma", "0.5",
+                 "--rounds", "2", "--n", "1000"]) == 0
+    assert "R1 gamma 0.5, spectral norm" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["digits", "--loss", "sliced", "--spectral-norm"], "loss 'sliced' trains no D"),
+    (["digits", "--r1-gamma", "0", "--d-penalty", "r1"], "r1_gamma=0"),
+    (["digits", "--d-penalty", "r2"], "invalid choice"),
+    (["digits", "--loss", "sliced", "--directions", "0"], "directions=0"),
+])
+def test_digits_stabiliser_flags_refused_in_one_line(argv, words, capsys) -> None:
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("ganlib: error:") and err.count("\n") == 1 and words in err, err

@@ -5,8 +5,10 @@ served by a local http.server in a thread. Chromium, driven by Playwright, opens
 that no error reaches the console, that no request leaves 127.0.0.1 (the site is self-contained), that
 every image loads, that the maths is typeset by KaTeX with its stylesheet and fonts, and that the saved
 widgets are drawn in their saved state. Every same-site link must name a built page (and an anchor on
-it). The source pages are checked too: the landing page is the README's overview, and the exercises
-pages give every hint and no solution.
+it). Notebook 01's dashboard plays its recorded run (scripts/record_replay.py) with ganlib's own
+live_plot.js: Play advances the frames and redraws the canvas, Pause stops them. The source pages are
+checked too: the landing page is the README's overview, and the exercises pages give every hint and
+no solution.
 
 Needs Node.js with npm (Jupyter Book 2 runs on it), the site extra and Debian's Chromium; it skips
 without them, except where GAN_COURSE_REQUIRE_BROWSER=1 (CI), where any of them missing is a failure.
@@ -20,8 +22,10 @@ import functools
 import html.parser
 import importlib.util
 import inspect
+import math
 import os
 import shutil
+import sys
 import threading
 import time
 import urllib.parse
@@ -38,14 +42,17 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 REQUIRED = os.environ.get("GAN_COURSE_REQUIRE_BROWSER") == "1"
 
 
-def _load_build_site():
-    spec = importlib.util.spec_from_file_location("build_site", ROOT / "scripts" / "build_site.py")
+def _load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    # Registered first: a dataclass looks its module up in sys.modules while the module runs.
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
 
-build_site = _load_build_site()
+build_site = _load_script("build_site")
+record_replay = _load_script("record_replay")
 
 
 def _missing(what: str) -> None:
@@ -103,6 +110,51 @@ def test_the_table_of_contents_lists_every_page(tmp_path: Path) -> None:
         assert f"- file: notebooks/{nb.name}" in text
     assert "- file: exercises/01.md" in text and "- file: docs/INSTRUCTORS.md" in text
     assert f"template: \"{tmp_path}\"" in text
+
+
+def test_each_recorded_dashboard_is_built_by_its_notebook_with_the_recorded_call() -> None:
+    assert record_replay.RECORDINGS
+    for recording in record_replay.RECORDINGS:
+        assert recording.source_has_call(), f"{recording.notebook} no longer calls {recording.call}"
+        assert (ROOT / "notebooks" / f"{recording.notebook}.ipynb").exists()
+    assert build_site.notebook_page("01_vanilla_gan") == "notebooks.vanilla-gan.html"
+
+
+def test_a_recording_holds_the_messages_the_kernel_sends_the_live_plot() -> None:
+    data, blob = record_replay.record(record_replay.RECORDINGS[0], frames=2)
+    messages = data["messages"]
+    # The full snapshot a new page gets, then one frame per Step, numbered as LivePlot numbers them.
+    assert [m["content"]["type"] for m in messages] == ["frame"] * 3
+    seqs = [m["content"]["seq"] for m in messages]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 3
+    assert [m["content"]["round"] for m in messages] == [0, 20, 40] and data["rounds"] == 40
+    assert {p["mode"] for p in messages[0]["content"]["parts"] if p["id"] == "d_loss"} == {"reset"}
+    assert {p["mode"] for p in messages[1]["content"]["parts"] if p["id"] == "d_loss"} == {"append"}
+    assert set(data["spec"]["series"]) >= {"hist", "d", "d_loss", "w1"}
+    # Every array is a float32 buffer of its shape, and the buffers tile the binary file in order.
+    offset = 0
+    for m in messages:
+        for part in m["content"]["parts"]:
+            for array in part["arrays"]:
+                start, length = m["buffers"][array["buffer"]]
+                assert start == offset and length == 4 * math.prod(array["shape"]), part["id"]
+                offset += length
+    assert offset == len(blob)
+    block = build_site.replay_block(data, "01_vanilla_gan")
+    assert "Recording of a run (no kernel):" in block and 'data-recording="build/replay/01_vanilla_gan"' in block
+
+
+def test_a_recording_is_made_again_only_when_what_it_depends_on_changed(tmp_path: Path) -> None:
+    (tmp_path / "01_vanilla_gan.bin").write_bytes(b"")
+    (tmp_path / "inputs.sha256").write_text(build_site.recording_inputs(), encoding="utf-8")
+    kept = build_site.Recorder(tmp_path)
+    assert kept.process is None and "up to date" in kept.finish()
+    (tmp_path / "inputs.sha256").write_text("made from other code", encoding="utf-8")
+    again = build_site.Recorder(tmp_path)
+    try:
+        assert again.process is not None and not (tmp_path / "01_vanilla_gan.bin").exists()
+    finally:
+        again.stop()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -166,6 +218,11 @@ class _Links(html.parser.HTMLParser):
         for key in ("href", "src"):
             if attrs.get(key):
                 self.hrefs.append(attrs[key])
+
+
+# True once every replay on the page has loaded its recording (or failed to, which the console reports).
+_REPLAYS_SETTLED = ("() => [...document.querySelectorAll('.ganlib-replay')]"
+                    ".every(b => b.dataset.state && b.dataset.state !== 'loading')")
 
 
 def _exercised_notebooks() -> set[str]:
@@ -234,6 +291,8 @@ def test_every_page_loads_in_chromium_without_errors_with_its_figures_and_maths(
             current["name"] = name
             response = page.goto(f"{server}/{name}", wait_until="load")
             assert response is not None and response.ok, name
+            # A replay fetches its recording after the load event: let it finish before the next page.
+            page.wait_for_function(_REPLAYS_SETTLED, timeout=20_000)
             # Load every image now, lazy ones too, and list those that did not decode.
             broken = page.evaluate("""async () => {
                 const imgs = [...document.images];
@@ -280,3 +339,67 @@ def test_every_page_loads_in_chromium_without_errors_with_its_figures_and_maths(
     print(f"{len(pages)} pages, {images} images, maths on {katex_pages} pages, in {time.perf_counter() - start:.1f} s")
     assert not problems, "\n".join(problems[:40])
     assert images >= 40 and katex_pages >= 9
+
+
+def test_the_dashboard_replay_plays_and_pauses_in_chromium(site: Path, server: str, chromium: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    page_name = build_site.notebook_page(record_replay.RECORDINGS[0].notebook)
+    # The drawing code is ganlib's own file, not a copy that could drift from it.
+    assert (site / "build" / "replay" / "live_plot.js").read_bytes() == (
+        ROOT / "ganlib" / "widgets" / "live_plot.js").read_bytes()
+    problems: list[str] = []
+    start = time.perf_counter()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 900})
+        page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
+        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+        page.goto(f"{server}/{page_name}", wait_until="load")
+        page.wait_for_function(_REPLAYS_SETTLED, timeout=20_000)
+        block = page.locator(".ganlib-replay")
+        assert block.count() == 1 and block.get_attribute("data-state") == "ready", problems
+        # In the dashboard's place: after its (disabled) saved controls, inside the saved widget.
+        assert page.locator(".widget-static .ganlib-replay").count() == 1
+        assert page.locator(".widget-static .w-live").count() == 0
+        assert block.locator(".replay-label").inner_text().startswith("Recording of a run (no kernel):")
+        frames = int(block.get_attribute("data-frames"))
+        assert frames == record_replay.RECORDINGS[0].frames + 1
+        assert block.get_attribute("data-frame") == "1"
+        assert block.locator(".replay-counter").inner_text().startswith(f"frame 1 of {frames} · round 0")
+        block.scroll_into_view_if_needed()
+
+        def drawn() -> dict:
+            # live_plot.js's counters (frames drawn) and the canvas's pixels.
+            return block.evaluate("""b => { const el = b.querySelector('.replay-plot');
+                return {draws: el.ganlibCounters.frames, png: el.querySelector('canvas').toDataURL()}; }""")
+
+        handle = block.element_handle()
+        page.wait_for_function("b => b.querySelector('.replay-plot').ganlibCounters.frames > 0", arg=handle)
+        first = drawn()
+        button = block.locator(".replay-play")
+        assert button.inner_text() == "Play"
+        button.click()
+        assert block.get_attribute("data-state") == "playing" and button.inner_text() == "Pause"
+        page.wait_for_function("b => Number(b.dataset.frame) >= 6", arg=handle, timeout=15_000)
+        button.click()
+        assert block.get_attribute("data-state") == "paused" and button.inner_text() == "Play"
+        stopped = int(block.get_attribute("data-frame"))
+        page.wait_for_timeout(200)  # the next animation frame draws the last frame that arrived
+        playing = drawn()
+        assert stopped >= 6 and playing["draws"] > first["draws"] and playing["png"] != first["png"]
+        counter = block.locator(".replay-counter").inner_text()
+        assert counter == f"frame {stopped} of {frames} · round {20 * (stopped - 1):,}", counter
+        # Paused: no more frames, and the canvas stays as it is.
+        page.wait_for_timeout(800)
+        assert int(block.get_attribute("data-frame")) == stopped and drawn()["png"] == playing["png"]
+        # The slider goes to any frame; Play at the last starts again from the first.
+        block.locator(".replay-seek").fill(str(frames - 1))
+        assert int(block.get_attribute("data-frame")) == frames
+        button.click()
+        page.wait_for_function("b => Number(b.dataset.frame) < 5", arg=handle, timeout=5_000)
+        button.click()
+        browser.close()
+    print(f"replay: played to frame {stopped} of {frames} and paused, in {time.perf_counter() - start:.1f} s")
+    assert not problems, "\n".join(problems)

@@ -5,9 +5,10 @@ its content server (config.json, then content/SLUG.json for every page: the page
 already typeset by KaTeX, notebook outputs with their images as files beside it), and
 BUILD_DIRECTORY, where the site goes. Every page becomes SLUG.html at the top of that folder, so
 every link between pages is a plain relative one and the site works under any base address;
-images and stylesheets go under build/. No script runs in the pages: widgets are drawn in their
-saved state (a slider at its saved value, a panel's last figure), since nothing can change them
-without a kernel. Standard library only, plus Pygments (which ships with IPython) for the code.
+images and stylesheets go under build/. Widgets are drawn in their saved state (a slider at its
+saved value, a panel's last figure), since nothing can change them without a kernel; the one script
+is added afterwards by scripts/build_site.py: notebook 01's dashboard replays a recorded run
+(site/replay/). Standard library only, plus Pygments (which ships with IPython) for the code.
 """
 
 from __future__ import annotations

@@ -126,6 +126,7 @@ _CONDITIONAL_FLAGS: tuple[tuple[str, str, Callable[[Config], bool], str], ...] =
     ("minibatch_dims", "features", lambda c: c.features == "minibatch",
      "has no effect: only --features minibatch has kernels"),
     ("g_objective", "loss", lambda c: c.loss == "bce", "has no effect: only --loss bce has a choice of G objective"),
+    ("r1_gamma", "d_penalty", lambda c: c.d_penalty == "r1", "has no effect: only --d-penalty r1 has a gamma"),
     ("mixture_separation", "target", lambda c: c.target == "mixture",
      "has no effect: only --target mixture has modes to separate"),
     ("critic_warmup", "loss", lambda c: c.loss != "bce" or c.critic_warmup[0] == 0,
@@ -170,9 +171,10 @@ _PLANE_ONLY = [f.name for f in dataclasses.fields(PlaneConfig)
 def _add_plane_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("2-D targets (--target ring8 or grid25)",
                              "These flags and the shared ones (--loss, --d-lr, --g-lr, --lr, --beta1, --beta2, "
-                             "--d-steps, --critic-warmup, --clip, --gp-weight, --g-hidden, --d-hidden, --noise-dim, "
-                             "--minibatch-kernels, --batch-size, --rounds, --eval-every, --eval-samples, --seed, "
-                             "--seeds, --device, --dtype) set ganlib.plane.PlaneConfig; the rest are 1-D only.")
+                             "--d-steps, --critic-warmup, --clip, --gp-weight, --d-penalty, --r1-gamma, --g-hidden, "
+                             "--d-hidden, --noise-dim, --minibatch-kernels, --batch-size, --rounds, --eval-every, "
+                             "--eval-samples, --seed, --seeds, --device, --dtype) set ganlib.plane.PlaneConfig; the "
+                             "rest are 1-D only.")
     g.add_argument("--method", choices=list(PLANE_METHODS), default=None,
                    help="start from one of the 2-D notebook's methods (ganlib.plane.PLANE_METHODS); default gan")
     for name in _PLANE_ONLY:

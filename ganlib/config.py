@@ -25,6 +25,8 @@ LOSSES = ("bce", "wgan", "wgan-gp")
 G_OBJECTIVES = ("non-saturating", "minimax")
 # WGAN-GP charges (|slope| - 1)^2 on both sides (Gulrajani et al.) or only slopes above 1 (Petzka et al.).
 GP_SIDES = ("two-sided", "one-sided")
+# A penalty on D besides its loss: R1 charges gamma/2 |grad D|^2 at real data (Mescheder et al. 2018).
+D_PENALTIES = ("none", "r1")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 ACTIVATIONS = ("elu", "relu", "leaky_relu", "sigmoid", "tanh", "identity")
 DTYPES = ("float32", "float64")
@@ -40,6 +42,8 @@ MAX_ROUNDS = 10_000_000
 MAX_MINIBATCH = 256
 # The most critic steps a warm-up round may take (the WGAN reference code's is 100).
 MAX_WARMUP_STEPS = 1000
+# Largest R1 gamma: at 1e4 the penalty outweighs the loss by four orders of magnitude, D goes flat on the data.
+MAX_R1_GAMMA = 1e4
 
 
 # Random streams a run draws from (ganlib.train, ganlib.flows and ganlib.images name theirs; at most this many).
@@ -206,6 +210,16 @@ class Config:
     clip: float = 0.01
     gp_weight: float = 10.0
     gp_side: str = "two-sided"
+    # A penalty on D added to its loss with any loss: "r1" charges gamma/2 times the squared norm of the
+    # gradient of D's output (its logit for bce) with respect to D's input features at the real batch
+    # (Mescheder et al. 2018), so D keeps no steep wall on the data for G to bounce off. With minibatch
+    # discrimination a value's score depends on its batch: its gradient is that of the batch's summed
+    # outputs, as WGAN-GP's penalty takes it. The recorded d_loss includes the penalty.
+    d_penalty: str = "none"
+    r1_gamma: float = 1.0
+    # Spectral normalisation (Miyato et al. 2018): each of D's linear layers' weights divided by its largest
+    # singular value, estimated by one power iteration per D update (see ganlib.models.StackedMLP).
+    spectral_norm: bool = False
     # Optimizers; beta2 is RMSProp's smoothing constant (torch's alpha) when it is RMSProp.
     d_optimizer: str = "adam"
     d_lr: float = 2e-3
@@ -265,6 +279,10 @@ class Config:
         _check_float("clip", self.clip, 0.0, 100.0, lo_open=True)
         _check_float("gp_weight", self.gp_weight, 0.0, 1e4, lo_open=True)
         _check_choice("gp_side", self.gp_side, GP_SIDES)
+        _check_choice("d_penalty", self.d_penalty, D_PENALTIES)
+        _check_float("r1_gamma", self.r1_gamma, 0.0, MAX_R1_GAMMA, lo_open=True)
+        if not isinstance(self.spectral_norm, bool):
+            _fail("spectral_norm", self.spectral_norm, "True or False")
         for net in ("d", "g"):
             _check_choice(f"{net}_optimizer", getattr(self, f"{net}_optimizer"), OPTIMIZERS)
             _check_float(f"{net}_lr", getattr(self, f"{net}_lr"), 0.0, 10.0, lo_open=True)
@@ -343,6 +361,10 @@ FIELD_HELP: dict[str, str] = {
     "clip": "wgan only: clip critic weights to [-c, c], c in (0, 100]",
     "gp_weight": "wgan-gp only: the gradient penalty's weight, in (0, 1e4]",
     "gp_side": "wgan-gp only: two-sided penalises slopes away from 1 either way, one-sided only above 1",
+    "d_penalty": f"a penalty on D with any loss: {_one_of(D_PENALTIES)} (r1: gamma/2 |grad D|^2 on the real batch)",
+    "r1_gamma": f"d-penalty r1 only: the R1 penalty's gamma, in (0, {MAX_R1_GAMMA:g}] (2-D targets: default 0.1)",
+    "spectral_norm": "divide each of D's weight matrices by its largest singular value, one power iteration per D "
+                     "update (--spectral-norm / --no-spectral-norm)",
     "d_optimizer": f"D's optimizer: {_one_of(OPTIMIZERS)}",
     "d_lr": "the learning rate of D, in (0, 10]",
     "d_beta1": "D's Adam beta1, in [0, 1)",
@@ -469,4 +491,4 @@ def preset(name: str, **overrides: Any) -> Config:
 __all__ = ["stream_seed", "MAX_STREAMS",
            "Config", "FIELD_HELP", "PRESETS", "preset", "course_seed", "SEED_VARIABLE", "MAX_WARMUP_STEPS", "TARGETS",
            "NOISES", "FEATURES", "LOSSES", "OPTIMIZERS", "ACTIVATIONS", "GENERATORS", "G_OBJECTIVES", "GP_SIDES",
-           "DTYPES"]
+           "D_PENALTIES", "MAX_R1_GAMMA", "DTYPES"]

@@ -35,6 +35,7 @@ from ganlib.losses import (
     bce_g_loss,
     clip_weights_,
     gradient_penalty,
+    r1_penalty,
     wgan_critic_loss,
     wgan_g_loss,
 )
@@ -326,9 +327,14 @@ def estimate_memory(config: Config) -> MemoryEstimate:
     # D runs on real and on fake inputs. WGAN-GP adds a pass at the mixed inputs, the graph of its
     # gradient kept for the penalty's own backward pass (each layer's backward keeps the incoming
     # gradient and its input: one and a half passes) and gradients flowing back through both.
-    d_passes = 2 + (4 if c.loss == "wgan-gp" else 0)
+    # R1 keeps the graph of the gradient at the real inputs the same way, without a pass of its own.
+    d_passes = 2 + (4 if c.loss == "wgan-gp" else 0) + (4 if c.d_penalty == "r1" else 0)
     d_step = f * max(_forward_elements(g, g_rows), d_passes * saved_d + grads_d) + 2 * features
     g_step = f * (saved_g + saved_d + max(grads_g, grads_d)) + features
+    if c.spectral_norm:
+        # Each D pass keeps its own normalised copy of D's weights (w / sigma) for the backward pass.
+        d_step += f * (d_passes + 1) * _d_param_count(c)
+        g_step += f * 2 * _d_param_count(c)
     training = k * max(d_step, g_step)
 
     evaluation = _runs_per_block(c, k, c.eval_samples) * _eval_row_bytes(c, c.eval_samples)
@@ -562,6 +568,10 @@ class Trainer:
                                                         c.minibatch_dims, c.batch_size, self.dtype, self.device)
         else:
             self.D = StackedMLP(d_sizes, c.d_activations, d_gens, self.dtype, self.device)
+        if c.spectral_norm:
+            # u drawn from each run's D stream after D's weights: the weights are those of the run without
+            # spectral norm (common random numbers), and a run's u does not depend on the runs beside it.
+            self.D.use_spectral_norm(d_gens)
         self.opt_d = BatchedOptimizer(self.D.params, c.d_optimizer, c.d_lr if d_lr is None else d_lr,
                                       c.d_beta1, c.d_beta2, c.d_momentum)
         self.opt_g = BatchedOptimizer(self.G.params, c.g_optimizer, c.g_lr if g_lr is None else g_lr,
@@ -670,11 +680,19 @@ class Trainer:
         return self.G(z).view(self.k, c.sets, c.batch_size)
 
     def _d_step(self, real: torch.Tensor, z: torch.Tensor, eps: torch.Tensor | None) -> tuple:
+        """One update of D; returns its loss (penalties included), and D's mean output on real and on fake."""
         c = self.config
         with torch.no_grad():
             # Detached: D's loss must not reach G's parameters.
             fake = self._generate(z)
+        if c.spectral_norm:
+            # One power iteration per D update (Miyato et al., Algorithm 1), before the update's passes, as
+            # torch's spectral_norm iterates before it normalises; evaluations and G's steps do not iterate.
+            self.D.power_iteration_()
         f_real, f_fake = self.features(real), self.features.fake(fake)
+        if c.d_penalty == "r1":
+            # R1 differentiates D's output with respect to what D sees of the real batch (its input features).
+            f_real = f_real.detach().requires_grad_(True)
         out_real, out_fake = self.D(f_real), self.D(f_fake)
         if c.loss == "bce":
             loss = bce_d_loss(out_real, out_fake)
@@ -685,6 +703,9 @@ class Trainer:
             if c.loss == "wgan-gp":
                 loss = loss + c.gp_weight * gradient_penalty(self.D, f_real, f_fake, eps, c.gp_side == "one-sided")
             shown_real, shown_fake = out_real.mean((1, 2)), out_fake.mean((1, 2))
+        if c.d_penalty == "r1":
+            # On D's logit for bce (as Mescheder et al.), on the critic value for the Wasserstein losses.
+            loss = loss + r1_penalty(out_real, f_real, c.r1_gamma)
         grads = torch.autograd.grad(loss.sum(), self.D.params)
         self.opt_d.step(grads)
         if c.loss == "wgan":

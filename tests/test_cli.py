@@ -122,6 +122,11 @@ def test_diverged_runs_give_strict_json(tmp_path, capsys):
     (["--target", "mixture", "--mixture-separation", "1"],
      "mixture_separation=1.0 is not allowed: a finite number in [0, 1)"),
     (["--features", "minibatch", "--minibatch-kernels", "0"], "minibatch_kernels=0"),
+    (["--d-penalty", "r1", "--r1-gamma", "0"], "r1_gamma=0.0 is not allowed: a finite number in (0, 10000]"),
+    (["--d-penalty", "r1", "--r1-gamma", "-1"], "r1_gamma=-1.0 is not allowed"),
+    (["--d-penalty", "r1", "--r1-gamma", "nan"], "r1_gamma=nan is not allowed"),
+    (["--d-penalty", "r2"], "d_penalty='r2' is not allowed: choose one of none, r1"),
+    (["--target", "ring8", "--spectral-norm"], "--spectral-norm has no meaning for the 2-D target ring8"),
 ])
 def test_bad_values_exit_2_with_one_line(argv, text, capsys):
     assert main(["train", *argv]) == 2
@@ -529,6 +534,7 @@ def test_piping_into_head_keeps_the_files_and_exits_quietly(tmp_path):
     (["--loss", "bce", "--critic-warmup", "100,25,500"], "--critic-warmup"),
     (["--preset", "wgan", "--g-objective", "minimax"], "--g-objective"),
     (["--mixture-separation", "0.9"], "--mixture-separation"),
+    (["--r1-gamma", "2"], "--r1-gamma"),
 ])
 @pytest.mark.parametrize("command", [["train"], ["sweep", "--grid", "d_steps=1"]])
 def test_a_flag_without_effect_is_one_warning_line(command, argv, flag, capsys):
@@ -544,6 +550,7 @@ def test_a_flag_without_effect_is_one_warning_line(command, argv, flag, capsys):
     ["--preset", "wgan"], ["--preset", "wgan", "--clip", "0.02"], ["--loss", "wgan-gp", "--gp-side", "one-sided"],
     ["--features", "minibatch", "--minibatch-kernels", "3"], ["--target", "mixture", "--mixture-separation", "0.9"],
     ["--loss", "wgan", "--critic-warmup", "100,25,500"], ["--loss", "bce", "--critic-warmup", "0,0,0"],
+    ["--d-penalty", "r1", "--r1-gamma", "2"], ["--spectral-norm"], ["--loss", "wgan-gp", "--d-penalty", "r1"],
 ])
 def test_flags_that_take_effect_give_no_warning(argv, capsys):
     from ganlib.cli import _config_from
@@ -557,3 +564,47 @@ def test_a_grid_axis_that_gives_the_flag_its_effect_silences_the_warning(capsys)
 
     _config_from(build_parser().parse_args(["sweep", "--grid", "loss=bce,wgan", "--clip", "0.02"]))
     assert capsys.readouterr().err == ""
+
+
+# ----- issue 26: R1 and spectral normalisation from the shell -----
+
+def test_r1_and_spectral_norm_flags_reach_the_run_and_its_json(tmp_path, capsys):
+    js = tmp_path / "r.json"
+    argv = ["train", "--features", "value", "--d-penalty", "r1", "--r1-gamma", "0.5", "--spectral-norm",
+            "--rounds", "20", "--seeds", "2", "--json", str(js), *TINY_FLAGS]
+    assert main(argv) == 0
+    capsys.readouterr()
+    c = json.loads(js.read_text())["config"]
+    assert (c["d_penalty"], c["r1_gamma"], c["spectral_norm"]) == ("r1", 0.5, True)
+    # The JSON's config trains the same runs as the config built directly, and differs from a run without them.
+    config = Config.from_dict(c)
+    assert (config.d_penalty, config.r1_gamma, config.spectral_norm) == ("r1", 0.5, True)
+    payload = json.loads(js.read_text())
+    direct = train(config).runs
+    assert [r["w1"] for r in payload["runs"]] == pytest.approx([r.w1 for r in direct], rel=1e-12)
+    without = train(config.replace(d_penalty="none", spectral_norm=False)).runs
+    assert [r.w1 for r in without] != pytest.approx([r.w1 for r in direct], rel=1e-6)
+    # The defaults are written too, and --no-spectral-norm is the default.
+    assert build_parser().parse_args(["train", "--no-spectral-norm"]).spectral_norm is False
+    assert Config().to_dict()["d_penalty"] == "none" and Config().to_dict()["spectral_norm"] is False
+
+
+def test_d_penalty_and_r1_gamma_still_reach_the_2d_trainer(tmp_path, capsys):
+    # Config now has d_penalty and r1_gamma too: the shared flags keep setting ganlib.plane.PlaneConfig's.
+    from ganlib.cli import _PLANE_ONLY, _plane_config_from
+
+    assert "d_penalty" not in _PLANE_ONLY and "r1_gamma" not in _PLANE_ONLY
+    plane = _plane_config_from(build_parser().parse_args(["train", "--target", "ring8", "--d-penalty", "r1",
+                                                          "--r1-gamma", "0.25"]))
+    assert (plane.d_penalty, plane.r1_gamma) == ("r1", 0.25)
+    # Without the flags the 2-D default (0.1) stands, not the 1-D Config's 1.0.
+    assert _plane_config_from(build_parser().parse_args(["train", "--target", "ring8"])).r1_gamma == 0.1
+
+
+def test_train_help_shows_the_r1_and_spectral_norm_flags(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for text in ("--d-penalty STR", "--r1-gamma FLOAT", "--spectral-norm, --no-spectral-norm",
+                 "one of none, r1", "default 1.0", "largest singular value"):
+        assert text in out, text

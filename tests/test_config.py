@@ -97,6 +97,18 @@ BAD = [
     ("critic_warmup", (100, 25, cfg.MAX_ROUNDS + 1), f"critic_warmup=(100, 25, {cfg.MAX_ROUNDS + 1})"),
     ("critic_warmup", (100.0, 25, 500), "critic_warmup=(100.0, 25, 500)"),
     ("critic_warmup", (True, 25, 500), "critic_warmup=(True, 25, 500)"),
+    # issue 26: the R1 penalty and spectral normalisation of D
+    ("d_penalty", "r2", "d_penalty='r2'"),
+    ("d_penalty", None, "d_penalty=None"),
+    ("r1_gamma", -1, "r1_gamma=-1"),
+    ("r1_gamma", 0.0, "r1_gamma=0.0"),
+    ("r1_gamma", math.nan, "r1_gamma=nan"),
+    ("r1_gamma", math.inf, "r1_gamma=inf"),
+    ("r1_gamma", cfg.MAX_R1_GAMMA * 2, f"r1_gamma={cfg.MAX_R1_GAMMA * 2!r}"),
+    ("r1_gamma", True, "r1_gamma=True"),
+    ("r1_gamma", "1", "r1_gamma='1'"),
+    ("spectral_norm", 1, "spectral_norm=1"),
+    ("spectral_norm", "yes", "spectral_norm='yes'"),
 ]
 
 
@@ -361,3 +373,22 @@ def test_preset_with_an_unknown_field_is_one_line():
     with pytest.raises(ValueError, match="unknown config field.*bogus") as exc:
         preset("devnag", bogus=1)
     assert "\n" not in str(exc.value)
+
+
+def test_r1_and_spectral_norm_default_off_and_bad_values_are_one_line():
+    c = Config()
+    assert (c.d_penalty, c.r1_gamma, c.spectral_norm) == ("none", 1.0, False)
+    assert cfg.D_PENALTIES == ("none", "r1")
+    ok = Config(d_penalty="r1", r1_gamma=cfg.MAX_R1_GAMMA, spectral_norm=True)
+    assert (ok.d_penalty, ok.r1_gamma, ok.spectral_norm) == ("r1", cfg.MAX_R1_GAMMA, True)
+    # numpy scalars from a slider are stored as the Python values they hold
+    assert type(Config(r1_gamma=np.float32(0.5)).r1_gamma) is float
+    assert Config(spectral_norm=np.bool_(True)).spectral_norm is True
+    for bad, allowed in ((dict(r1_gamma=-1), "a finite number in (0, 10000]"),
+                         (dict(d_penalty="R1"), "choose one of none, r1"),
+                         (dict(spectral_norm=0), "True or False")):
+        with pytest.raises(ValueError) as exc:
+            Config(**bad)
+        text = str(exc.value)
+        (name, value), = bad.items()
+        assert "\n" not in text and text == f"{name}={value!r} is not allowed: {allowed}", text

@@ -14,6 +14,7 @@ from ganlib.losses import (
     bce_g_loss,
     clip_weights_,
     gradient_penalty,
+    r1_penalty,
     wgan_critic_loss,
     wgan_g_loss,
 )
@@ -174,3 +175,55 @@ def test_gradient_penalty_of_a_nonlinear_critic_against_per_sample_gradients():
         assert gp[r] > 0
     one = gradient_penalty(critic, real, fake, eps, one_sided=True).detach().numpy()
     assert np.all(one <= gp + 1e-15)
+
+
+# ----- R1 (issue 26): gamma/2 times the mean squared norm of grad_x D at the real inputs -----
+
+def _hand_input_gradient(params: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """grad_x of D(x) = tanh(elu(x W1 + b1) W2 + b2) W3 + b3 for one run, written out by the chain rule.
+
+    x (N, F) -> (N, F). elu'(a) = 1 for a > 0 else exp(a); tanh'(a) = 1 - tanh(a)^2. Differentiable in the
+    parameters with ordinary (first-order) autograd, so it is an oracle for R1's double backward.
+    """
+    w1, b1, w2, b2, w3, _ = params
+    a1 = x @ w1 + b1
+    h1 = F.elu(a1)
+    a2 = h1 @ w2 + b2
+    h2 = torch.tanh(a2)
+    g2 = (1 - h2 * h2) * w3[:, 0]  # dD/da2 (N, H2)
+    g1 = (g2 @ w2.T) * torch.where(a1 > 0, torch.ones_like(a1), torch.exp(a1))  # dD/da1 (N, H1)
+    return g1 @ w1.T
+
+
+@pytest.mark.parametrize("gamma", [1e-3, 0.3, 10.0])
+def test_r1_penalty_against_a_hand_written_gradient_and_its_parameter_gradient_by_autograd(gamma):
+    k, n, f = 3, 9, 4
+    net = StackedMLP([f, 6, 5, 1], ["elu", "tanh"], [torch.Generator().manual_seed(10 + i) for i in range(k)],
+                     torch.float64)
+    x = torch.randn(k, n, f, generator=torch.Generator().manual_seed(3), dtype=torch.float64) * 1.5
+    xr = x.clone().requires_grad_(True)
+    got = r1_penalty(net(xr), xr, gamma)
+    # D's last bias does not reach grad_x D: its gradient is zero (materialised as such).
+    got_grads = torch.autograd.grad(got.sum(), net.params, allow_unused=True, materialize_grads=True)
+    for r in range(k):
+        run_params = [p[r].detach().clone().requires_grad_(True) for p in net.params]
+        # b has shape (1, fan_out) per run: broadcasting over the N inputs as in the net.
+        grad_x = _hand_input_gradient(run_params, x[r])
+        want = 0.5 * gamma * (grad_x * grad_x).sum(-1).mean()
+        # float64: both sum a few dozen products of O(1) numbers, ~1e-15 relative apart; 1e-12 is far below any
+        # slip (a missing factor 1/2 or gamma, a sum instead of a mean, a wrong derivative) and above the rounding.
+        assert got[r].item() == pytest.approx(want.item(), rel=1e-12)
+        want_grads = torch.autograd.grad(want, run_params, allow_unused=True, materialize_grads=True)
+        for g_got, g_want in zip(got_grads, want_grads):
+            np.testing.assert_allclose(g_got[r].numpy(), g_want.numpy(), rtol=1e-10, atol=1e-13 * gamma)
+    assert all(g.abs().sum() > 0 for g in got_grads[:-1]) and got_grads[-1].abs().sum() == 0
+
+
+def test_r1_penalty_of_a_linear_d_is_half_gamma_times_the_squared_weight_norm():
+    # D(x) = x w + b has grad w everywhere: R1 = gamma/2 |w|^2 = 0.25 * 25 = 6.25, whatever the inputs.
+    critic = linear_critic([[3.0, 4.0]])
+    x = torch.randn(1, 5, 2, dtype=torch.float64).requires_grad_(True)
+    got = r1_penalty(critic(x), x, 0.5)
+    assert got.item() == pytest.approx(6.25, rel=1e-15)
+    (gw,) = torch.autograd.grad(got.sum(), critic.params[0])
+    np.testing.assert_allclose(gw.view(-1).numpy(), [1.5, 2.0], rtol=1e-15)  # d/dw gamma/2 |w|^2 = gamma w

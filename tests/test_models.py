@@ -9,7 +9,7 @@ import pytest
 import torch
 from scipy import stats
 
-from ganlib.models import ACTIVATION_FNS, StackedMLP
+from ganlib.models import ACTIVATION_FNS, SN_START_ITERATIONS, StackedMLP
 
 
 def gens(*seeds):
@@ -300,3 +300,156 @@ def test_scoring_values_in_a_batch_by_blocks_of_queries_changes_nothing(monkeypa
     monkeypatch.setattr(models, "_PAIR_BLOCK", 300)
     # The layers then multiply 1 row instead of 11, which BLAS may sum in another order: a few ulp in float64.
     np.testing.assert_allclose(net.in_batch(xq, rest).detach().numpy(), whole.numpy(), rtol=0, atol=1e-13)
+
+
+# ----- spectral normalisation (issue 26; Miyato et al. 2018) -----
+
+EPS64 = float(np.finfo(np.float64).eps)
+
+
+def sn_net(seeds=(1, 2, 3), sizes=(5, 7, 3, 1), iterations=SN_START_ITERATIONS) -> StackedMLP:
+    net = StackedMLP(list(sizes), ["elu"] * (len(sizes) - 2), gens(*seeds), torch.float64)
+    net.use_spectral_norm(gens(*(100 + s for s in seeds)), iterations)
+    return net
+
+
+def _svd(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Singular values (descending) and right singular vectors (rows, in R^fan_out) of one run's weight."""
+    _, s, vh = torch.linalg.svd(w, full_matrices=False)
+    return s, vh
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 6])
+def test_power_iteration_gives_the_closed_form_estimate_after_n_iterations(n):
+    # With u_0 = sum_i c_i r_i (r_i the right singular vectors of W, singular values s_i), n iterations of
+    # v = W u / |W u|, u = W^T v / |W^T v| and sigma = v^T W u give exactly
+    # sigma_n^2 = sum_i c_i^2 s_i^(4n) / sum_i c_i^2 s_i^(4n - 2) (u_(n-1) is proportional to (W^T W)^(n-1) u_0).
+    net = sn_net()
+    g = torch.Generator().manual_seed(7)
+    starts = []
+    for i, w in enumerate(net.weights):
+        u0 = torch.nn.functional.normalize(torch.randn(net.k, w.shape[2], generator=g, dtype=torch.float64), dim=-1)
+        net.sn_u[i] = u0
+        starts.append(u0)
+    for _ in range(n):
+        net.power_iteration_()
+    sigmas = net.sigmas()
+    for i, w in enumerate(net.weights):
+        for k in range(net.k):
+            s, vh = _svd(w[k].detach())
+            c = vh @ starts[i][k]
+            want = torch.sqrt((c**2 * s ** (4 * n)).sum() / (c**2 * s ** (4 * n - 2)).sum())
+            # Rounding: n iterations of products of (fan_in + fan_out) terms, each a few eps relative.
+            tol = 4 * n * (w.shape[1] + w.shape[2]) * EPS64
+            assert sigmas[i][k].item() == pytest.approx(want.item(), rel=tol), (i, k)
+            assert sigmas[i][k] <= s[0] * (1 + tol)  # the estimate never exceeds the largest singular value
+
+
+def test_normalised_weights_have_spectral_norm_one_after_the_power_iterations_converge():
+    net = sn_net(sizes=(6, 9, 4, 1), iterations=1)
+    # The error 1 - sigma_n^2 / s_1^2 is at most tan^2(theta_0) rho^(4n - 2), rho = s_2 / s_1 and theta_0 the angle
+    # of u_0 (here the vector after the first iteration) to r_1. Iterate until that bound is below 1e-15 per run
+    # and layer, then compare the normalised weight's spectral norm from torch.linalg with 1.
+    n_needed = 0
+    for i, w in enumerate(net.weights):
+        for k in range(net.k):
+            s, vh = _svd(w[k].detach())
+            if len(s) == 1:
+                continue  # a single output (D's last layer): one singular value, exact after any iteration
+            c = vh @ net.sn_u[i][k]
+            tan2 = ((c[1:] ** 2).sum() / c[0] ** 2).item()
+            rho = (s[1] / s[0]).item()
+            assert rho < 0.99, rho  # a gap between the two largest singular values, so the iteration converges
+            n_needed = max(n_needed, math.ceil((math.log(1e-15 / tan2) / math.log(rho) + 2) / 4))
+    for _ in range(n_needed):
+        net.power_iteration_()
+    used = net._params_for(None)  # the weights a forward pass uses
+    for i, w in enumerate(net.weights):
+        norms = torch.linalg.matrix_norm(used[2 * i].detach(), 2)  # per run
+        direct = torch.linalg.matrix_norm(w.detach(), 2)
+        # |s_1 / sigma_n - 1| <= bound (<= 1e-15) plus rounding: sigma from a sum of fan_in products, the SVD's
+        # own backward-stable error, a few (fan_in + fan_out) eps.
+        tol = 1e-15 + 4 * (w.shape[1] + w.shape[2]) * EPS64
+        np.testing.assert_allclose(norms.numpy(), 1.0, rtol=0, atol=tol)
+        np.testing.assert_allclose(net.sigmas()[i].numpy(), direct.numpy(), rtol=tol)
+
+
+def test_spectral_norm_forward_and_gradients_equal_torchs_spectral_norm():
+    # torch.nn.utils.parametrizations.spectral_norm in eval mode uses its stored u and v without iterating:
+    # given ours, its W / sigma and the gradient through sigma must be ours (its weight is our w transposed).
+    net = sn_net(seeds=(4, 5), sizes=(3, 6, 4, 2), iterations=3)
+    x = torch.randn(2, 11, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    out = net(x)
+    grads = torch.autograd.grad((out**2).sum(), net.params)
+    for k in range(net.k):
+        layers = []
+        for i in range(net.n_layers):
+            lin = torch.nn.Linear(net.sizes[i], net.sizes[i + 1], dtype=torch.float64)
+            with torch.no_grad():
+                lin.weight.copy_(net.weights[i][k].T)
+                lin.bias.copy_(net.params[2 * i + 1][k, 0])
+            lin = torch.nn.utils.parametrizations.spectral_norm(lin)
+            sn = lin.parametrizations.weight[0]
+            with torch.no_grad():
+                sn._u.copy_(net.sn_u[i][k])  # torch's u lives in R^out, its v in R^in: ours
+                sn._v.copy_(net.sn_v[i][k])
+            layers += [lin, torch.nn.ELU()] if i < net.n_layers - 1 else [lin]
+        seq = torch.nn.Sequential(*layers).eval()
+        want = seq(x[k])
+        np.testing.assert_allclose(out[k].detach().numpy(), want.detach().numpy(), rtol=1e-12, atol=1e-14)
+        want_grads = torch.autograd.grad((want**2).sum(), [p for lin in seq[::2] for p in
+                                                         (lin.parametrizations.weight.original, lin.bias)])
+        for i in range(net.n_layers):
+            np.testing.assert_allclose(grads[2 * i][k].numpy(), want_grads[2 * i].T.numpy(), rtol=1e-10, atol=1e-13)
+            np.testing.assert_allclose(grads[2 * i + 1][k, 0].numpy(), want_grads[2 * i + 1].numpy(), rtol=1e-10,
+                                       atol=1e-13)
+
+
+def test_spectral_norm_vectors_come_from_each_runs_own_generator():
+    many = sn_net(seeds=(1, 2, 3))
+    x = torch.randn(3, 5, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    out = many(x)
+    for k, s in enumerate((1, 2, 3)):
+        alone = sn_net(seeds=(s,))
+        for i in range(many.n_layers):
+            assert torch.equal(many.sn_u[i][k], alone.sn_u[i][0]) and torch.equal(many.sn_v[i][k], alone.sn_v[i][0])
+        np.testing.assert_allclose(out[k].detach().numpy(), alone(x[k:k + 1])[0].detach().numpy(), rtol=0, atol=1e-14)
+    # A forward pass does not iterate: only power_iteration_ moves u and v.
+    before = [u.clone() for u in many.sn_u]
+    many(x)
+    assert all(torch.equal(a, b) for a, b in zip(before, many.sn_u))
+    many.power_iteration_()
+    assert not all(torch.equal(a, b) for a, b in zip(before, many.sn_u))
+
+
+def test_spectral_norm_with_a_slice_of_runs_and_select():
+    net = sn_net(seeds=(1, 2, 3, 4))
+    x = torch.randn(4, 6, 5, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    out = net(x)
+    np.testing.assert_allclose(net(x[1:3], runs=slice(1, 3)).detach().numpy(), out[1:3].detach().numpy(), rtol=0,
+                               atol=1e-14)
+    sub = net.select([3, 0])
+    assert sub.spectral_norm and [tuple(u.shape) for u in sub.sn_u] == [(2, 7), (2, 3), (2, 1)]
+    np.testing.assert_allclose(sub(x[[3, 0]]).detach().numpy(), out[[3, 0]].detach().numpy(), rtol=0, atol=1e-14)
+    plain = StackedMLP([5, 7, 3, 1], ["elu", "elu"], gens(1, 2, 3, 4), torch.float64)
+    assert not plain.spectral_norm and not plain.select([0]).spectral_norm
+    with pytest.raises(ValueError, match="one generator per run"):
+        plain.use_spectral_norm(gens(1))
+    with pytest.raises(ValueError, match="call use_spectral_norm first"):
+        plain.sigmas()
+
+
+def test_spectral_norm_of_minibatch_discrimination_normalises_the_layers_and_leaves_t():
+    net = mbd()
+    net.use_spectral_norm(gens(7, 8, 9))
+    x = torch.randn(3, 16, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    # The same network without spectral norm, its linear weights replaced by w / sigma and T kept as it is.
+    by_hand = mbd()
+    with torch.no_grad():
+        for i, (w, sigma) in enumerate(zip(net.weights, net.sigmas())):
+            by_hand.params[2 * i].copy_(w / sigma.view(-1, 1, 1))
+        assert torch.equal(by_hand.tensor, net.tensor)
+    np.testing.assert_allclose(net(x).detach().numpy(), by_hand(x).detach().numpy(), rtol=1e-13, atol=1e-14)
+    q, rest = x[:, :5], x[:, 5:12]
+    np.testing.assert_allclose(net.in_batch(q, rest).detach().numpy(), by_hand.in_batch(q, rest).detach().numpy(),
+                               rtol=1e-13, atol=1e-14)

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from ganlib.config import Config
+from ganlib.features import get_feature_map
 from ganlib.metrics import DIVERGED_SCALE, LABELS, RunResult, evaluate, is_success, label_run
 from ganlib.train import (
     LIVE_FIELDS,
@@ -82,6 +83,12 @@ F64_CASES = {
     "minibatch": dict(features="minibatch", target="mixture", mixture_separation=0.96),
     "minibatch-sets-wgan-gp": dict(features="minibatch", sets=2, loss="wgan-gp", gp_side="one-sided",
                                    minibatch_kernels=3, minibatch_dims=2),
+    # issue 26: R1 (no random numbers of its own) and spectral norm (u from each run's D stream).
+    "r1": dict(d_penalty="r1", r1_gamma=10.0),
+    "r1-sorted-wgan-gp": dict(d_penalty="r1", features="sorted", loss="wgan-gp"),
+    "spectral-norm": dict(spectral_norm=True, d_steps=2),
+    "spectral-norm-r1-minibatch": dict(spectral_norm=True, d_penalty="r1", features="minibatch", target="mixture",
+                                       mixture_separation=0.96),
 }
 
 
@@ -558,9 +565,13 @@ MEMORY_CASES = {
     # 311 MB; an estimate for d_steps alone says 258 MB).
     "critic warm-up": dict(seeds=32, batch_size=400, g_hidden=(8, 8), d_hidden=(8, 8), rounds=3, eval_every=3,
                            eval_samples=100, critic_warmup=(500, 2, 0)),
+    # R1's graph of the gradient at the real inputs, and each pass's normalised copy of D's weights (issue 26).
+    "r1-spectral-norm": dict(seeds=4, features="value", sets=8, batch_size=4096, rounds=2, eval_every=1,
+                             d_penalty="r1", spectral_norm=True),
 }
 # The part that dominates in each case named after something else.
-_LARGEST = {"wgan-gp": "training batch", "minibatch": "training batch", "critic warm-up": "random numbers"}
+_LARGEST = {"wgan-gp": "training batch", "minibatch": "training batch", "critic warm-up": "random numbers",
+            "r1-spectral-norm": "training batch"}
 
 
 @pytest.mark.parametrize("case", sorted(MEMORY_CASES))
@@ -1030,3 +1041,128 @@ def test_generator_push_refuses_bad_counts_and_runs_in_one_line(n, runs, text, t
     with pytest.raises(ValueError) as exc:
         tr.generator_push(n, runs=None if runs == "sorted" else runs)
     assert text in str(exc.value) and "\n" not in str(exc.value)
+
+
+# ----- issue 26: the R1 penalty and spectral normalisation of D -----
+
+def _hand_r1_grads(params: list[torch.Tensor], acts: tuple[str, ...], x: torch.Tensor, gamma: float) -> list:
+    """d/dtheta of gamma/2 mean_i |grad_x D(x_i)|^2 for one run's D (params per layer (fan_in, fan_out), (1, fan_out)).
+
+    grad_x D is written out by the chain rule (backward through each layer by hand: elu'(a) = 1 for a > 0 else
+    exp(a)); autograd then differentiates that explicit expression once, with respect to the parameters.
+    """
+    theta = [p.detach().clone().requires_grad_(True) for p in params]
+    n_layers = len(theta) // 2
+    pre = []
+    h = x
+    for i in range(n_layers):
+        a = h @ theta[2 * i] + theta[2 * i + 1]
+        if i < n_layers - 1:
+            assert acts[i] == "elu"
+            pre.append(a)
+            h = torch.nn.functional.elu(a)
+    g = theta[-2][:, 0].expand(x.shape[0], -1)  # dD/d(last hidden) = the last weight column
+    for i in reversed(range(n_layers - 1)):
+        a = pre[i]
+        g = (g * torch.where(a > 0, torch.ones_like(a), torch.exp(a))) @ theta[2 * i].T
+    penalty = 0.5 * gamma * (g * g).sum(-1).mean()
+    return list(torch.autograd.grad(penalty, theta, allow_unused=True, materialize_grads=True))
+
+
+@pytest.mark.parametrize("gamma", [1e-6, 1.0])
+@pytest.mark.parametrize(("features", "loss"), [("value", "bce"), ("sorted", "bce"), ("moments", "wgan-gp")])
+def test_one_sgd_step_with_r1_differs_from_none_by_minus_lr_times_the_hand_r1_gradient(gamma, features, loss, tiny):
+    # With plain SGD, D after one round is theta0 - lr (grad L + grad R1) with R1 and theta0 - lr grad L without:
+    # the same start, batch and loss gradient (R1 draws no random numbers), so the difference is -lr grad R1 at the
+    # first real batch, on D's input features (logits for bce, critic values for wgan-gp), whatever gamma.
+    c = tiny(dtype="float64", rounds=1, features=features, loss=loss, d_optimizer="sgd", d_lr=0.05, seeds=2)
+    plain = Trainer(c)
+    d0 = [p.detach().clone() for p in plain.D.params]
+    real = Trainer(c)._draw_chunk(1)["real"][:, 0, 0]  # the first D step's real batch (K, sets, batch_size)
+    plain.step(1)
+    r1 = Trainer(c.replace(d_penalty="r1", r1_gamma=gamma)).step(1)
+    inputs = get_feature_map(features)(real)
+    for k in range(c.seeds):
+        want = _hand_r1_grads([p[k] for p in d0], c.d_activations, inputs[k], gamma)
+        for p, q, g in zip(r1.D.params, plain.D.params, want):
+            # float64: both runs round theta0 - lr g_L (|theta| < 1) alike, and lr g_R1 to 1 ulp of |theta|: 1e-15.
+            np.testing.assert_allclose((p[k] - q[k]).detach().numpy(), -c.d_lr * g.numpy(), rtol=0, atol=1e-15)
+        # The change R1 makes is a thousand times the tolerance at least, even at gamma 1e-6: the check sees it.
+        assert c.d_lr * max(float(g.abs().max()) for g in want) > 1e3 * 1e-15
+
+
+def test_r1_and_spectral_norm_keep_gs_start_ds_weights_and_every_random_stream(tiny):
+    # Common random numbers: R1 draws nothing, spectral norm draws its u from the D stream after D's weights.
+    base = tiny(dtype="float64", features="sorted", rounds=30, eval_every=10)
+    for changes in (dict(d_penalty="r1"), dict(spectral_norm=True), dict(d_penalty="r1", spectral_norm=True)):
+        plain, other = Trainer(base), Trainer(base.replace(**changes))
+        for p, q in zip(plain.G.params + plain.D.params, other.G.params + other.D.params):
+            assert torch.equal(p, q), changes
+        assert torch.equal(plain._z_eval, other._z_eval)
+        ca, cb = plain._draw_chunk(3), other._draw_chunk(3)
+        for name in ca:
+            assert torch.equal(ca[name], cb[name]), (changes, name)
+        other.step(7)
+        a = Trainer(base)
+        a._draw_chunk(3)  # as `other` did above
+        a.step(7)
+        for ga, gb in zip(a._data_gens, other._data_gens):
+            assert torch.equal(ga.get_state(), gb.get_state()), changes
+        assert other.D.spectral_norm == changes.get("spectral_norm", False)
+    assert not plain.D.spectral_norm
+
+
+def test_r1_and_spectral_norm_give_each_seed_the_same_numbers_in_any_batch(tiny):
+    # Same K: a run's numbers are bit-identical whichever runs train beside it (seed 6 is run 1 from seed 5, and a
+    # seed given twice trains twice alike). Alone against a batch, BLAS may sum in another order: F64_CASES.
+    c = tiny(features="sorted", d_penalty="r1", r1_gamma=3.0, spectral_norm=True, rounds=40, eval_every=20)
+    a, b = Trainer(c).step(40), Trainer(c.replace(seed=6)).step(40)
+    assert_run_equal(a, 1, b, 0, atol=0)
+    assert_run_equal(a, 2, b, 1, atol=0)
+    for i in range(a.D.n_layers):
+        assert torch.equal(a.D.sn_u[i][1:], b.D.sn_u[i][:2])
+    twice = Trainer(c, run_seeds=[9, 9, 2]).step(40)
+    assert_run_equal(twice, 0, twice, 1, atol=0)
+    again = Trainer(c).step(40)
+    assert_run_equal(a, 0, again, 0, atol=0)
+    np.testing.assert_array_equal(a.sample(300), again.sample(300))
+
+
+def test_evaluations_do_not_advance_spectral_norm(tiny):
+    c = tiny(dtype="float64", spectral_norm=True, d_penalty="r1", rounds=40, eval_every=20)
+    whole = Trainer(c).step(40)
+    looked = Trainer(c).step(20)
+    u = [v.clone() for v in looked.D.sn_u]
+    looked.sample(200)
+    looked.results(200)
+    looked.discriminator_curve(np.linspace(0.0, 8.0, 9))
+    looked.generator_push(16)
+    _ = looked.history
+    assert all(torch.equal(a, b) for a, b in zip(u, looked.D.sn_u))
+    looked.step(20)
+    for p, q in zip(params_of(whole), params_of(looked)):
+        assert torch.equal(p, q)
+    for a, b in zip(whole.D.sn_u, looked.D.sn_u):
+        assert torch.equal(a, b)
+
+
+def test_spectral_norm_keeps_every_layer_of_the_trained_d_at_spectral_norm_near_one(tiny):
+    # One power iteration per D update tracks the largest singular value as the weights move: after 200 updates
+    # the weights D uses have spectral norm near 1 (the estimate lags by one small Adam step, and a slow gap
+    # between the top two singular values slows the iteration, so a loose 5% here; a hand check: 0.9999 to 1.01).
+    c = tiny(dtype="float64", spectral_norm=True, features="sorted", rounds=200)
+    tr = Trainer(c).step(200)
+    used = tr.D._params_for(None)
+    for i in range(tr.D.n_layers):
+        norms = torch.linalg.matrix_norm(used[2 * i].detach(), 2).numpy()
+        np.testing.assert_allclose(norms, 1.0, atol=0.05)
+    # Without it, the same D's layers are not normalised.
+    plain = Trainer(c.replace(spectral_norm=False)).step(200)
+    assert any(abs(float(n) - 1) > 0.1 for w in plain.D.weights for n in torch.linalg.matrix_norm(w.detach(), 2))
+
+
+def test_memory_estimate_counts_r1_and_spectral_norm(tiny):
+    base = Config(seeds=4, features="value", sets=8, batch_size=4096, rounds=2, eval_every=1)
+    plain = estimate_memory(base).parts["training batch"]
+    assert estimate_memory(base.replace(d_penalty="r1")).parts["training batch"] > plain
+    assert estimate_memory(base.replace(spectral_norm=True)).parts["training batch"] > plain

@@ -313,9 +313,26 @@ def is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
+# Status messages whose parent is one of these do not set JupyterLab's kernel status. jupyter_server's
+# defaults (the first list) leave out the kernel-subshell requests that JupyterLab >= 4.4 sends on the
+# control channel when a widget's comm opens, and the comm messages that then run on that subshell beside
+# a running cell: each answers with its own busy and idle, so the status bar read "Idle" while a training
+# cell ran (tests/test_browser.py records it).
+_SERVER_UNTRACKED = ["comm_info_request", "comm_info_reply", "kernel_info_request", "kernel_info_reply",
+                     "shutdown_request", "shutdown_reply", "interrupt_request", "interrupt_reply", "debug_request",
+                     "debug_reply", "stream", "display_data", "update_display_data", "execute_input",
+                     "execute_result", "error", "status", "clear_output", "debug_event", "input_request",
+                     "input_reply"]
+_SUBSHELL_AND_COMM = ["create_subshell_request", "create_subshell_reply", "delete_subshell_request",
+                      "delete_subshell_reply", "list_subshell_request", "list_subshell_reply", "comm_open",
+                      "comm_msg", "comm_close"]
+KEEP_BUSY_FLAGS = [f"--MappingKernelManager.untracked_message_types={t}"
+                   for t in _SERVER_UNTRACKED + _SUBSHELL_AND_COMM]
+
+
 def lab_command(venv: Path, args: Sequence[str], platform: str = sys.platform, root: bool = False) -> list[str]:
-    """The JupyterLab command that opens the course."""
-    command = [str(venv_executable(venv, "jupyter", platform)), "lab", "--LabApp.news_url=None"]
+    """The JupyterLab command that opens the course (with KEEP_BUSY_FLAGS: "Busy" while a cell runs)."""
+    command = [str(venv_executable(venv, "jupyter", platform)), "lab", "--LabApp.news_url=None", *KEEP_BUSY_FLAGS]
     if root:
         command.append("--allow-root")
     return [*command, *args, str(Path("notebooks") / "00_start_here.ipynb")]

@@ -13,6 +13,11 @@ dashboard (ring of eight Gaussians: D's surface, G's points, an arrow on each) i
 way in a small notebook the test writes beside the course's, which also shows that a refused input
 is a one-line message in the widget.
 
+A third notebook the test writes runs a 12 s cell whose progress display is the session's first widget:
+the bar must be at least 200 px wide under its whole label, its count and time must move, it must end
+with "done in", and JupyterLab's status bar must say Busy throughout (see KEEP_BUSY_FLAGS for why it
+said Idle); then values typed into a panel's slider boxes out of range must give one line and no run.
+
 Notebook 01 always; 05 (the WGAN dashboard) too with GAN_COURSE_BROWSER_ALL=1. Screenshots and the measured rates go
 to artifacts/. Needs Debian's Chromium (`apt-get install chromium`); it skips without it, except
 where GAN_COURSE_REQUIRE_BROWSER=1 (CI), where a missing browser is a failure.
@@ -50,6 +55,30 @@ MIN_REDRAWS_PER_SECOND = 20
 # The 2-D dashboard's notebook, written by the lab_server fixture (no course notebook holds it).
 PLANE_NOTEBOOK = "plane_dashboard.ipynb"
 PLAY_SECONDS = 6.0
+# A notebook the lab_server fixture writes too: a long cell with the course's progress display, and a
+# panel to type values into.
+PROGRESS_NOTEBOOK = "progress_and_typing.ipynb"
+# The progress cell's label: as long as the one that squeezed 01's bar to 18 px, and longer.
+LONG_LABEL = ("ten seeds of Dev Nag's setting, then the minimax loss with three D steps, on to round 3,000 "
+              "with the recommended recipe")
+PROGRESS_STEPS, PROGRESS_STEP_SECONDS = 40, 0.3
+MIN_BAR_PX = 200
+
+
+# Status messages whose parent is one of these do not set JupyterLab's kernel status (nor the server's
+# execution_state). jupyter_server's defaults (below) leave out the kernel-subshell requests that
+# JupyterLab >= 4.4 sends on the control channel when a widget's comm opens, and the comm messages
+# that then run on that subshell beside a running cell: each answers with its own busy and idle, so
+# the status bar read "Idle" while a training cell ran. The course's launcher passes the same list.
+SERVER_UNTRACKED = ["comm_info_request", "comm_info_reply", "kernel_info_request", "kernel_info_reply",
+                    "shutdown_request", "shutdown_reply", "interrupt_request", "interrupt_reply", "debug_request",
+                    "debug_reply", "stream", "display_data", "update_display_data", "execute_input",
+                    "execute_result", "error", "status", "clear_output", "debug_event", "input_request",
+                    "input_reply"]
+SUBSHELL_AND_COMM = ["create_subshell_request", "create_subshell_reply", "delete_subshell_request",
+                     "delete_subshell_reply", "list_subshell_request", "list_subshell_reply", "comm_open",
+                     "comm_msg", "comm_close"]
+KEEP_BUSY_FLAGS = [f"--MappingKernelManager.untracked_message_types={t}" for t in SERVER_UNTRACKED + SUBSHELL_AND_COMM]
 
 
 def _chromium() -> str | None:
@@ -87,7 +116,7 @@ def start_lab(root: Path, notebooks: list[str]) -> Iterator[tuple[str, str]]:
            "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--LabApp.news_url=None",
-           "--LabApp.expose_app_in_browser=True", "--ServerApp.allow_root=True"]
+           "--LabApp.expose_app_in_browser=True", "--ServerApp.allow_root=True", *KEEP_BUSY_FLAGS]
     log = open(root / "lab.log", "w")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -129,10 +158,37 @@ def write_plane_notebook(path: Path) -> None:
     nbformat.write(nb, str(path))
 
 
+def write_progress_notebook(path: Path) -> None:
+    """A notebook of three cells, written for the test: imports; a cell of about 12 s that reports to
+    a `progress` display with a long label, its main thread busy as a training cell's is; and a small
+    training panel with a seed and a learning-rate slider, to type values into."""
+    import nbformat
+
+    kernelspec = json.loads((ROOT / "notebooks" / NOTEBOOKS[0]).read_text())["metadata"]["kernelspec"]
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": kernelspec})
+    nb.cells = [
+        nbformat.v4.new_code_cell("import time\n\nfrom ganlib import Config\n"
+                                  "from ganlib.widgets import dashboard_figure, progress, training_panel"),
+        # The session's first widget, shown while the cell runs, as in 01, 05 and 09: JupyterLab then asks
+        # the kernel for a subshell for the widgets' comms, whose busy and idle set the status to Idle.
+        nbformat.v4.new_code_cell(
+            f"with progress({PROGRESS_STEPS}, {LONG_LABEL!r}, unit='step') as bar:\n"
+            f"    for _ in range({PROGRESS_STEPS}):\n"
+            f"        t0 = time.perf_counter()\n"
+            f"        while time.perf_counter() - t0 < {PROGRESS_STEP_SECONDS}:  # busy, as training is\n"
+            f"            pass\n"
+            f"        bar.advance(1)"),
+        nbformat.v4.new_code_cell("panel = training_panel(Config(seeds=1, rounds=60, eval_every=20, d_lr=2e-4), "
+                                  "['seed', 'd_lr'], dashboard_figure, height='300px')\npanel.widget"),
+    ]
+    nbformat.write(nb, str(path))
+
+
 @pytest.fixture(scope="module")
 def lab_server(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("course")
     write_plane_notebook(root / PLANE_NOTEBOOK)
+    write_progress_notebook(root / PROGRESS_NOTEBOOK)
     with start_lab(root, NOTEBOOKS) as server:
         yield server
 
@@ -207,8 +263,8 @@ def measure_redraws(page, canvas, seconds: float) -> dict:
             "redraws_per_second": round(changed / max(span, 1e-9), 1)}
 
 
-def _open_and_run(browser, base: str, token: str, notebook: str, stem: str) -> tuple:
-    """A page with `notebook` open in a workspace of its own, every cell run: (page, the page's errors)."""
+def _open(browser, base: str, token: str, notebook: str, stem: str) -> tuple:
+    """A page with `notebook` open in a workspace of its own, its kernel ready: (page, the page's errors)."""
     page = browser.new_page(viewport=VIEWPORT)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -219,7 +275,11 @@ def _open_and_run(browser, base: str, token: str, notebook: str, stem: str) -> t
     page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook')", timeout=60_000)
     page.wait_for_timeout(2000)
     assert page.locator(".jp-Dialog:has-text('Select Kernel')").count() == 0
-    _run_all(page)
+    return page, errors
+
+
+def _check_rendered(page) -> None:
+    """Every output drawn as a widget, no traceback; JupyterLab's news toast dismissed."""
     text = page.locator(".jp-Notebook").inner_text()
     assert "Error displaying widget" not in text
     assert "IntSlider(" not in text and "FloatLogSlider(" not in text and "LivePlot(" not in text
@@ -228,7 +288,30 @@ def _open_and_run(browser, base: str, token: str, notebook: str, stem: str) -> t
     no_news = page.locator(".jp-toast-button:has-text('No'), .Toastify__toast button:has-text('No')")
     if no_news.count():
         no_news.first.click()
+
+
+def _open_and_run(browser, base: str, token: str, notebook: str, stem: str) -> tuple:
+    """A page with `notebook` open in a workspace of its own, every cell run: (page, the page's errors)."""
+    page, errors = _open(browser, base, token, notebook, stem)
+    _run_all(page)
+    _check_rendered(page)
     return page, errors
+
+
+def _type_into(control, text: str) -> None:
+    """Type `text` into a slider's value box and press Enter, as a reader does."""
+    box = control.locator(".ganlib-entry input").first
+    box.click()
+    box.press("Control+A")
+    box.type(text)
+    box.press("Enter")
+
+
+def _kernel_status(page) -> str:
+    """The kernel's state as JupyterLab's status bar shows it ('Idle', 'Busy', ...)."""
+    found = re.search(r"\|\s*(Idle|Busy|Starting|Connecting|Unknown|Restarting|Dead)\b",
+                      page.locator("#jp-main-statusbar").inner_text())
+    return found.group(1) if found else "?"
 
 
 def _play_the_dashboard(page, stem: str) -> tuple[dict, object, object]:
@@ -297,19 +380,15 @@ def test_notebook_runs_its_panel_redraws_and_its_dashboard_plays_at_20_redraws_p
         assert page.locator(".jp-OutputArea .widget-slider").count() >= 3
 
         # The notebook's last panel (its main slider panel: notebook 01 has an earlier one whose run
-        # takes minutes): move its seed slider through the editable readout; the release trains in
-        # the background and the figure redraws.
+        # takes minutes): type a seed into the box beside its slider; the change trains in the
+        # background and the figure redraws.
         panel = page.locator(".jp-OutputArea-output:has(button:has-text('Cancel'))").last
-        slider = panel.locator(".widget-hslider:has(.widget-label:text-is('seed'))").first
+        slider = panel.locator(".ganlib-typed:has(.widget-label:text-is('seed'))").first
         slider.scroll_into_view_if_needed()
         page.screenshot(path=str(ARTIFACTS / f"browser_{stem}_panel.png"))
         before = _image_sources(page)
         assert before, "no figure widgets found"
-        readout = slider.locator(".widget-readout")
-        readout.click()
-        page.keyboard.press("Control+A")
-        page.keyboard.type("5")
-        page.keyboard.press("Enter")
+        _type_into(slider, "5")
         deadline = time.time() + 90
         while time.time() < deadline and _image_sources(page) == before:
             page.wait_for_timeout(250)
@@ -362,3 +441,97 @@ def test_the_2d_dashboard_plays_at_20_redraws_per_second_with_its_arrows(chromiu
         assert "modes" in (canvas.get_attribute("aria-label") or "")
         assert rate["redraws_per_second"] >= MIN_REDRAWS_PER_SECOND, rate
         browser.close()
+
+
+def test_a_long_cell_shows_a_wide_progress_bar_the_status_stays_busy_and_typed_values_are_checked(
+        chromium_path: str, lab_server) -> None:
+    # A notebook the lab_server fixture wrote (PROGRESS_NOTEBOOK): a panel, then a 12 s cell with a
+    # progress display under a long label.
+    from playwright.sync_api import sync_playwright
+
+    base, token = lab_server
+    stem = "progress"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_FLAGS)
+        page, errors = _open(browser, base, token, PROGRESS_NOTEBOOK, stem)
+        # Not awaited: the command's promise ends with the last cell, and the test watches the cell run.
+        page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+        display = page.locator(".ganlib-progress").first
+        display.wait_for(timeout=120_000)
+        display.scroll_into_view_if_needed()
+        label, bar, note = (display.locator(sel).first for sel in
+                            (".ganlib-progress-label", ".widget-hprogress", ".ganlib-progress-note"))
+        notes, states = [], []
+        box = label_box = None
+        fits = False
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            text = note.inner_text()
+            notes.append(text)
+            if text.startswith(("done in", "stopped")):
+                break
+            state = _kernel_status(page)
+            if not note.inner_text().startswith(("done in", "stopped")):  # still running after the read
+                states.append(state)
+            if box is None and re.match(r"\d+/", text):
+                # The bar, mid-run: its width and the label's place, and a screenshot.
+                box, label_box = bar.bounding_box(), label.bounding_box()
+                fits = label.evaluate("el => el.scrollWidth <= el.clientWidth + 1 && el.scrollHeight <= "
+                                      "el.clientHeight + 1")
+                page.screenshot(path=str(ARTIFACTS / "browser_progress_running.png"))
+            page.wait_for_timeout(400)
+        assert notes[-1].startswith("done in"), notes[-5:]
+        assert box is not None and box["width"] >= MIN_BAR_PX, (box, notes)
+        assert fits and label.inner_text().strip() == LONG_LABEL
+        assert label_box["y"] + label_box["height"] <= box["y"] + 1, (label_box, box)  # above, not beside
+        # The count and the time move on while the cell runs (at least every half second of work).
+        running = [n for n in notes if re.match(rf"\d+/{PROGRESS_STEPS} steps · ", n)]
+        assert len(set(running)) >= 8, notes
+        assert any("left" in n for n in running), notes
+        # JupyterLab said Busy for the whole cell, also after the widgets' subshell was made.
+        assert len(states) >= 8 and set(states) == {"Busy"}, states
+        page.screenshot(path=str(ARTIFACTS / "browser_progress_done.png"))
+
+        # Typed values: out of range, a line and no run; in range, a run.
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.jp-InputPrompt')].every(p => !p.textContent.includes('*'))",
+            timeout=60_000)
+        _check_rendered(page)
+        panel = page.locator(".jp-OutputArea-output:has(button:has-text('Cancel'))").first
+        panel.scroll_into_view_if_needed()
+        seed = panel.locator(".ganlib-typed:has(.widget-label:text-is('seed'))").first
+        status = panel.locator(".ganlib-status").first
+        message = panel.locator(".widget-html").filter(has_text="must be")
+        before, done_text = _image_sources(page), status.inner_text()
+        lr = panel.locator(".ganlib-typed:has(.widget-label:text-is('D learning rate'))").first
+        for control, text, line in [(seed, "-5", "seed must be from 0 to 99; kept 0"),
+                                    (seed, "1000", "seed must be from 0 to 99; kept 0"),
+                                    (lr, "0", "D learning rate must be from 1e-05 to 0.316; kept 0.0002"),
+                                    (lr, "-1", "D learning rate must be from 1e-05 to 0.316; kept 0.0002")]:
+            _type_into(control, text)
+            page.wait_for_timeout(1500)
+            assert line in message.first.inner_text(), (text, message.first.inner_text())
+            assert status.inner_text() == done_text and _image_sources(page) == before, "a refused value ran"
+            assert control.locator(".ganlib-entry input").first.input_value() != text  # the kept value is back
+        page.screenshot(path=str(ARTIFACTS / "browser_typed_refused.png"))
+        _type_into(seed, "5")
+        deadline = time.time() + 90
+        while time.time() < deadline and (_image_sources(page) == before or not status.inner_text().startswith(
+                "done in")):
+            page.wait_for_timeout(250)
+        assert _image_sources(page) != before and status.inner_text().startswith("done in"), status.inner_text()
+        assert "must be" not in panel.inner_text()  # the new run cleared the line
+        assert not errors, f"errors in the page: {errors}"
+        browser.close()
+
+
+def test_the_course_launcher_passes_the_flags_that_keep_the_status_busy() -> None:
+    # The browser test starts JupyterLab with KEEP_BUSY_FLAGS; the reader's `python lab.py` must too.
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("course_env", ROOT / "scripts" / "course_env.py")
+    course_env = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(course_env)
+    command = course_env.lab_command(ROOT / ".venv", [])
+    assert [a for a in command if a.startswith("--MappingKernelManager.untracked_message_types=")] == KEEP_BUSY_FLAGS

@@ -744,6 +744,8 @@ def test_progress_displays_the_same_text_every_time_and_counts_rounds_across_tra
         train(cfg, progress=again)
     assert again.done == 2 * cfg.rounds and again.bar.value == 2 * cfg.rounds
     assert again.note.value.startswith("80/80 rounds")
+    # What was printed (a saved output's text/plain) names the description and the total, nothing else.
+    assert shown.strip() == "Progress('two runs', total=80)"
 
 
 def test_progress_as_a_context_and_around_a_loop() -> None:
@@ -808,3 +810,146 @@ def test_progress_refuses_a_total_it_cannot_fill(total):
     with pytest.raises(ValueError, match="total") as exc:
         progress(total, show=False)
     assert "\n" not in str(exc.value)
+
+
+# ----- issue 31: one progress display for the course -----
+
+def test_progress_puts_its_label_on_its_own_line_and_gives_the_bar_a_fixed_width() -> None:
+    from ganlib.widgets.progress import BAR_WIDTH_PX
+
+    long = "WGAN with the recommended recipe, 12,000 rounds, ten seeds, and a label that goes on and on"
+    bar = gw.progress(12_000, long, show=False)
+    label, row = bar.widget.children
+    # The label is a row of its own (it wraps there); the bar keeps its width beside the note.
+    assert label is bar.label and long in label.value and row.children == (bar.bar, bar.note)
+    assert bar.bar.layout.width == f"{BAR_WIDTH_PX}px" and bar.bar.layout.flex == "0 0 auto"
+    assert BAR_WIDTH_PX >= 200 and bar.bar.description == ""
+    assert "<" not in gw.progress(1, "a < b", show=False).label.value.replace("&lt;", "")  # escaped
+    bundle = bar._repr_mimebundle_()
+    assert bundle["text/plain"] == f"Progress({long!r}, total=12000)"
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == bar.widget.model_id
+
+
+def test_progress_shows_counts_elapsed_and_remaining_time_and_the_end(monkeypatch) -> None:
+    import sys
+
+    pg = sys.modules["ganlib.widgets.progress"]
+    clock = [100.0]
+    monkeypatch.setattr(pg, "_now", lambda: clock[0])
+    monkeypatch.setattr(pg.Progress, "_start_ticker", lambda self: None)  # the test's clock ticks, not a thread
+    bar = gw.progress(12_000, "long", show=False)
+    clock[0] += 10.0
+    bar.update(4_200)
+    assert bar.note.value == "4,200/12,000 rounds · 10 s · about 20 s left"
+    clock[0] += 0.1
+    bar.update(4_300)  # within UPDATE_SECONDS of the last push: held back ...
+    assert bar.note.value.startswith("4,200/")
+    bar._tick()  # ... until the ticker's next tick, which also moves the time on
+    assert bar.note.value.startswith("4,300/12,000 rounds · 10 s")
+    clock[0] += 2.5
+    bar.finish()
+    assert bar.note.value == "done in 13 s" and bar.bar.bar_style == "success" and bar.bar.value == 12_000
+    with pytest.raises(KeyboardInterrupt), gw.progress(10, "stopped", show=False) as bad:
+        bad.advance(4)
+        clock[0] += 1.5
+        raise KeyboardInterrupt  # the reader's interrupt: a red bar that says where
+    assert bad.failed and bad.bar.bar_style == "danger" and bad.note.value == "stopped at 4/10 rounds after 1.5 s"
+
+
+def test_progress_pushes_at_most_a_few_updates_a_second_and_ticks_between_reports() -> None:
+    from ganlib.widgets.progress import TICK_SECONDS, UPDATE_SECONDS
+
+    bar = gw.progress(10**9, "many reports", show=False)
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < 0.6:
+        bar.advance(1)  # thousands of reports
+    reports = int(bar.done)
+    assert reports > 100 and bar.updates <= 0.6 / UPDATE_SECONDS + 3, (reports, bar.updates)
+    # No report for a while: the ticker still moves the time on, at least every TICK_SECONDS.
+    shown, pushed = bar.note.value, bar.updates
+    time.sleep(3 * TICK_SECONDS + 0.2)
+    assert bar.updates >= pushed + 2 and bar.note.value != shown
+    bar.finish()
+    pushed = bar.updates
+    time.sleep(2 * TICK_SECONDS)
+    assert bar.updates == pushed and bar._ticker is not None and not bar._ticker.is_alive()
+
+
+def test_progress_weights_each_contenders_rounds_by_its_cost() -> None:
+    cheap, dear = TINY.replace(rounds=40), TINY.replace(rounds=40, d_steps=5)
+    # A race: the cheap contender's 40 rounds count 40, the dear one's count five times as much.
+    bar = gw.progress(40 + 5 * 40, "the race", show=False)
+    train(cheap, progress=bar.weighted(1))
+    assert bar.done == 40
+    seen = []
+    train(dear, progress=lambda tr: (bar.weighted(5)(tr), seen.append(bar.done)))
+    assert bar.done == 240 and seen[-1] == 240 and all(b > a for a, b in zip(seen, seen[1:]))
+    with pytest.raises(ValueError, match="weight"):
+        bar.weighted(0)
+
+
+# ----- issue 31: a typed value out of range is refused in a line and starts no run -----
+
+def typed(control: W.Widget, text: str) -> None:
+    """Type `text` into a slider's box as the browser does (Enter: the box's value arrives by set_state)."""
+    gw.controls.entry_of(control).text.set_state({"value": text})
+
+
+@pytest.mark.parametrize(("field", "text", "message"), [
+    ("seed", "-5", "seed must be from 0 to 99; kept 0"),
+    ("seed", "1000", "seed must be from 0 to 99; kept 0"),
+    ("seed", "2.5", "seed must be a whole number from 0 to 99; kept 0"),
+    ("seed", "five", "seed must be a whole number from 0 to 99; kept 0"),
+    ("d_lr", "0", "D learning rate must be from 1e-05 to 0.316; kept 0.0002"),
+    ("d_lr", "-1", "D learning rate must be from 1e-05 to 0.316; kept 0.0002"),
+    ("d_lr", "1e9", "D learning rate must be from 1e-05 to 0.316; kept 0.0002"),
+    ("d_lr", "nan", "D learning rate must be a number from 1e-05 to 0.316; kept 0.0002"),
+    ("target_std", "0", "target std must be from 0.2 to 5; kept 1"),
+])
+def test_a_typed_value_out_of_range_is_refused_in_a_line_and_starts_no_run(field, text, message) -> None:
+    panel = gw.training_panel(TINY.replace(d_lr=2e-4, target_std=1.0), ["seed", "d_lr", "target_std"],
+                              gw.dashboard_figure)
+    runs, control = panel.runs, panel.controls[field]
+    before = control.value
+    typed(control, text)
+    assert panel.runs == runs and control.value == before  # no run, the slider unmoved
+    assert message in panel.message.value and "\n" not in panel.message.value
+    assert gw.controls.entry_of(control).text.value == gw.controls.entry_of(control).format(before)
+
+
+def test_a_typed_value_in_range_moves_the_slider_and_retrains_once() -> None:
+    panel = gw.training_panel(TINY, ["seed", "d_lr"], gw.dashboard_figure)
+    entry = gw.controls.entry_of(panel.controls["d_lr"])
+    assert panel.controls["d_lr"].readout is False  # the clamping readout is gone: the box replaces it
+    runs = panel.runs
+    entry.text.value = "1e-3"  # from code: runs at once, as a slider set from code does
+    assert panel.runs == runs + 1 and panel.controls["d_lr"].value == pytest.approx(1e-3)
+    assert entry.text.value == "1.0e-03" and panel.message.value == ""
+    entry.text.value = "0.001"  # the same value typed differently: no new run
+    assert panel.runs == runs + 1
+
+    async def scenario() -> None:
+        # From the browser, inside the kernel's loop: the run goes to the background, as a release's does.
+        typed(panel.controls["seed"], "5")
+        assert panel.task is not None and not panel.task.done()
+        await panel.task
+
+    asyncio.run(scenario())
+    assert panel.runs == runs + 2 and panel.controls["seed"].value == 5 and panel.trainer.seeds[0] == 5
+    # The slider moved by dragging: the box follows.
+    panel.controls["seed"].value = 7
+    assert gw.controls.entry_of(panel.controls["seed"]).text.value == "7"
+
+
+def test_the_dashboards_refuse_a_typed_value_in_their_message_line() -> None:
+    dash = pgw.PlaneDashboard(PlaneConfig(seeds=1, rounds=40), fields=("seed", "d_lr"))
+    trainer = dash.trainer
+    typed(dash.controls["seed"], "-5")
+    assert "seed must be from 0 to 99; kept 0" in dash.message.value
+    assert dash.trainer is trainer and dash.controls["seed"].value == 0  # no new run
+    # The 1-D dashboard's grid shows the line under its controls.
+    one = gw.Dashboard(TINY, live_fields=("d_lr",), reset_fields=("seed",))
+    typed(one.controls["seed"], "1000")
+    entry = gw.controls.entry_of(one.controls["seed"])
+    assert "seed must be from 0 to 99; kept 0" in entry.message.value and entry.message.layout.display is None
+    assert one.controls["seed"].value == 0

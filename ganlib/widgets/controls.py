@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,10 +25,164 @@ def control_layout() -> W.Layout:
     return W.Layout(width=f"{CONTROL_WIDTH}px")
 
 
-def control_grid(controls: list[W.Widget]) -> W.GridBox:
-    """Controls in as many columns as the output area has room for."""
-    return W.GridBox(controls, layout=W.Layout(grid_template_columns=f"repeat(auto-fill, {CONTROL_WIDTH + 8}px)",
-                                               grid_gap="2px 0px"))
+# Width of the box beside a slider where a value is typed: "1.0e-03" at the notebook's font size.
+ENTRY_WIDTH = 76
+# Sliders that get a typed-value box (a SelectionSlider's readout cannot be typed into).
+TYPED_SLIDERS = (W.IntSlider, W.FloatSlider, W.FloatLogSlider)
+
+
+def _px(layout: W.Layout, default: int) -> int:
+    """A layout's width in px ('300px' -> 300), or `default` when it is not given in px."""
+    width = str(layout.width or "")
+    return int(float(width[:-2])) if width.endswith("px") else default
+
+
+class SliderEntry:
+    """A slider without its own readout and a text box beside it, where a value can be typed.
+
+    A slider's editable readout clamps what is typed in the browser, before the kernel sees it (seed
+    -5 arrives as 0, a learning rate of 0 as 1e-5), so the kernel cannot tell a typo from a choice
+    and each clamped value would retrain. The box sends the text as typed: a number within the
+    slider's range moves the slider (which retrains, as a release does); anything else is refused
+    with one line, "seed must be from 0 to 99; kept 0", given to `on_refused`, and the slider keeps
+    its value, so no run starts. Where no one listens (`on_refused` None), the line is shown in
+    `message`, an HTML widget the caller may place.
+    """
+
+    def __init__(self, slider: W.Widget, on_refused: Callable[[str], None] | None = None) -> None:
+        self.slider = slider
+        self.on_refused = on_refused
+        self.refused: str | None = None
+        self.message = W.HTML(value="", layout=W.Layout(display="none"))
+        label = slider.description or "the value"
+        self.label = label
+        width = _px(slider.layout, CONTROL_WIDTH)
+        slider.readout = False
+        slider.layout.width = f"{width - ENTRY_WIDTH - 4}px"
+        self.text = W.Text(value=self.format(slider.value), continuous_update=False,
+                           layout=W.Layout(width=f"{ENTRY_WIDTH}px"), tooltip=f"type a {label}")
+        self.text.add_class("ganlib-entry")
+        self.widget = W.HBox([slider, self.text], layout=W.Layout(width=f"{width}px"))
+        self.widget.add_class("ganlib-typed")
+        self._syncing = False
+        slider.observe(self._on_slider, names="value")
+        self.text.observe(self._on_text, names="value")
+        # Found again by `entry_of` (a caller that has only the slider routes its messages).
+        slider._ganlib_entry = self
+
+    def format(self, value: float) -> str:
+        """The value as the slider's readout would show it."""
+        try:
+            return format(value, self.slider.readout_format)
+        except (ValueError, TypeError):
+            return str(value)
+
+    def bounds(self) -> tuple[float, float]:
+        """The slider's range in values (a log slider's min and max are exponents)."""
+        s = self.slider
+        if isinstance(s, W.FloatLogSlider):
+            return s.base ** s.min, s.base ** s.max
+        return s.min, s.max
+
+    def check(self, text: str) -> float | int:
+        """`text` as a value of the slider, or a one-line ValueError that says what is allowed."""
+        lo, hi = self.bounds()
+        whole = isinstance(self.slider, W.IntSlider)
+        span = f"from {lo} to {hi}" if whole else f"from {lo:.3g} to {hi:.3g}"
+        kept = f"kept {self.slider.value}" if whole else f"kept {self.slider.value:.3g}"
+        try:
+            value = float(text.strip().replace(",", ""))
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or (whole and not value.is_integer()):
+            raise ValueError(f"{self.label} must be {'a whole number' if whole else 'a number'} {span}; {kept}")
+        if not lo <= value <= hi:
+            raise ValueError(f"{self.label} must be {span}; {kept}")
+        return int(value) if whole else value
+
+    def _refuse(self, text: str) -> None:
+        self.refused = text
+        if self.on_refused is not None:
+            self.on_refused(text)
+        else:
+            self.message.value = message_html(text, "error")
+            self.message.layout.display = None
+
+    def _show(self, value: float) -> None:
+        self._syncing = True
+        try:
+            self.text.value = self.format(value)
+        finally:
+            self._syncing = False
+
+    def _on_slider(self, change: dict) -> None:
+        self._show(change["new"])
+
+    def _on_text(self, change: dict) -> None:
+        if self._syncing:
+            return
+        try:
+            value = self.check(change["new"])
+        except ValueError as exc:
+            self._refuse(str(exc))
+            self._show(self.slider.value)
+            return
+        self.refused = None
+        if self.message.value:
+            self.message.value, self.message.layout.display = "", "none"
+        if value == self.slider.value:
+            self._show(value)  # the same value, maybe typed differently: no new run
+            return
+        # Typed in the browser: the slider's change counts as the reader's, as a release does.
+        self.slider._ganlib_typed = bool(getattr(self.text, "_property_lock", None))
+        try:
+            self.slider.value = value
+        finally:
+            self.slider._ganlib_typed = False
+
+
+def entry_of(control: W.Widget) -> SliderEntry | None:
+    """The typed-value box that `control_grid` gave a slider, or None."""
+    return getattr(control, "_ganlib_entry", None)
+
+
+def from_browser(control: W.Widget) -> bool:
+    """Whether the control's value change under way came from the reader (a release or a typed value).
+
+    A value set by the browser arrives through set_state, which locks the synced properties while
+    observers run; a value typed into a slider's box is marked by its `SliderEntry`; a value set by
+    code is neither.
+    """
+    return bool(getattr(control, "_property_lock", None)) or bool(getattr(control, "_ganlib_typed", False))
+
+
+def on_refused(controls: list[W.Widget], callback: Callable[[str], None]) -> None:
+    """Send the refusals of these controls' typed-value boxes to `callback` (a widget's message line)."""
+    for c in controls:
+        entry = entry_of(c)
+        if entry is not None:
+            entry.on_refused = callback
+
+
+def control_grid(controls: list[W.Widget], on_refused: Callable[[str], None] | None = None) -> W.GridBox:
+    """Controls in as many columns as the output area has room for; each slider with a typed-value box.
+
+    A refused typed value goes to `on_refused` (the owner's message line); without one, to a line
+    under the grid, shown only while it has something to say.
+    """
+    items, messages = [], []
+    for c in controls:
+        if isinstance(c, TYPED_SLIDERS):
+            entry = entry_of(c) or SliderEntry(c, on_refused)
+            items.append(entry.widget)
+            messages.append(entry.message)
+        else:
+            items.append(c)
+    for m in messages:
+        m.layout.grid_column = "1 / -1"  # a whole row of the grid
+    return W.GridBox(items + (messages if on_refused is None else []),
+                     layout=W.Layout(grid_template_columns=f"repeat(auto-fill, {CONTROL_WIDTH + 8}px)",
+                                     grid_gap="2px 0px"))
 
 
 @dataclass(frozen=True)
@@ -141,4 +296,5 @@ def message_html(text: str, level: str = "warning") -> str:
 
 
 __all__ = ["FieldSpec", "FIELD_SPECS", "CONTROL_WIDTH", "make_control", "config_with", "field_value",
-           "divergence_message", "control_grid", "control_layout", "message_html"]
+           "divergence_message", "control_grid", "control_layout", "message_html", "SliderEntry", "entry_of",
+           "from_browser", "on_refused"]

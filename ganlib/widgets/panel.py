@@ -42,9 +42,11 @@ from ganlib.widgets.controls import (
     control_grid,
     divergence_message,
     field_value,
+    from_browser,
     make_control,
     message_html,
 )
+from ganlib.widgets.progress import time_left
 
 # Smallest text on a figure, in screen pixels (the issue's readability bar at 1366 x 768).
 MIN_TEXT_PX = 10
@@ -199,7 +201,10 @@ class Panel:
         # The figure's box keeps its height from the start, so the page does not jump at the first draw.
         self._figure_box = W.Box([self.image], layout=W.Layout(min_height=f"{self.figure_size[1]:.0f}px",
                                                                align_items="flex-start"))
-        self.widget = W.VBox([*header, control_grid([*self.controls.values(), *self.extras.values()]),
+        # A typed value out of range is refused on the message line, and starts no run.
+        grid = control_grid([*self.controls.values(), *self.extras.values()],
+                            on_refused=lambda text: self.notify(text, "error"))
+        self.widget = W.VBox([*header, grid,
                               W.HBox([self.button, self.cancel_button, self.progress, self.status]), self.message,
                               self._figure_box, self.html])
 
@@ -281,9 +286,10 @@ class Panel:
 
     def _on_change(self, change: dict) -> None:
         # A value set by the browser arrives through set_state, which locks the synced properties
-        # (`value`, or `index` for dropdowns and selection sliders) while observers run; a value
-        # set by code locks nothing. Only the reader's releases go to the background.
-        if getattr(change["owner"], "_property_lock", None):
+        # (`value`, or `index` for dropdowns and selection sliders) while observers run, and a value
+        # typed into a slider's box is marked as the reader's (controls.from_browser); a value set by
+        # code is neither. Only the reader's changes go to the background.
+        if from_browser(change["owner"]):
             self.start()
         else:
             self.run()
@@ -421,22 +427,6 @@ def train_progressively(
     if msg:
         panel.notify(msg)
     return trainer
-
-
-def time_left(done: int, total: int, elapsed: float, *, after: float = 2.0, at_least: float = 5.0) -> str:
-    """"about 40 s left" or "about 7 min left", extrapolated from the pace so far; "" when not worth saying.
-
-    Said once `after` seconds have passed (the first rounds include the first drawing) and only
-    when at least `at_least` seconds remain, so short runs show just their round count.
-    """
-    if done <= 0 or done >= total or elapsed < after:
-        return ""
-    left = elapsed / done * (total - done)
-    if left < at_least:
-        return ""
-    if left < 90:
-        return f"about {max(5, round(left / 5) * 5):.0f} s left"
-    return f"about {round(left / 60):.0f} min left"
 
 
 def training_panel(

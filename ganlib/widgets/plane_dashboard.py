@@ -31,7 +31,7 @@ from ganlib.plane import (
     PlaneTrainer,
     toward_nearest_mode,
 )
-from ganlib.widgets.controls import control_layout
+from ganlib.widgets.controls import control_layout, on_refused
 from ganlib.widgets.dashboard import LiveDashboard
 
 # G's points drawn, each with its arrow: GAN Lab draws a few hundred; more hide the modes' circles.
@@ -277,6 +277,8 @@ class PlaneDashboard(LiveDashboard):
                          train_share=train_share)
         self.trainer: PlaneTrainer | None = None
         self._source: PlaneFrames | None = None
+        # A typed value out of range: one line on the message line, and the run goes on.
+        on_refused(list(controls.values()), lambda text: self.notify(text, "error"))
         for name, c in controls.items():
             c.observe(lambda ch, name=name: self._guard(self.reset, f"{PLANE_CONTROLS[name][1]} changed"),
                       names="value")

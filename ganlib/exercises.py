@@ -150,6 +150,8 @@ def predict_range(name: str, question: str, lo: float, hi: float, *, unit: str, 
         form += f" from {allowed[0]} to {allowed[1]}"
 
     def judge(answer: Any, measured: float | None = None) -> str | None:
+        if isinstance(answer, (bool, np.bool_)):
+            return f"write {form}, not bool"  # True would count as 1
         try:
             value = float(answer)
         except (TypeError, ValueError):
@@ -1413,7 +1415,118 @@ register(predict_range(
 
 
 # ----------------------------------------------------------------------------------------------
-# Notebook 10: flow matching
+# Notebook 10: what carries over to images
+# ----------------------------------------------------------------------------------------------
+
+def _recall_reference() -> Callable:
+    def recall(real, fake, k=3):
+        # each fake point's ball reaches its k-th nearest other fake point
+        d_ff = np.linalg.norm(fake[:, None, :] - fake[None, :, :], axis=2)
+        np.fill_diagonal(d_ff, np.inf)
+        radius = np.sort(d_ff, axis=1)[:, k - 1]
+        # a real point counts when it lies inside at least one fake point's ball
+        d_fr = np.linalg.norm(fake[:, None, :] - real[None, :, :], axis=2)
+        return float(np.mean((d_fr <= radius[:, None]).any(axis=0)))
+
+    return recall
+
+
+def _recall_cases() -> list[tuple[np.ndarray, np.ndarray, int, float]]:
+    """(real, fake, k, right recall): sets where the usual mistakes give other numbers."""
+    from ganlib.images import precision_recall
+
+    rng = np.random.default_rng(10)
+    cases = []
+    for k, (n_real, n_fake, shift) in zip((1, 3, 3), ((30, 20, 0.0), (40, 25, 1.0), (25, 40, 2.0))):
+        real = rng.normal(size=(n_real, 2))
+        fake = rng.normal(shift, 0.5, size=(n_fake, 2))
+        cases.append((real, fake, k, precision_recall(real, fake, k)[1]))
+    return cases
+
+
+def _judge_recall(answer: Any) -> str | None:
+    from ganlib.images import precision_recall
+
+    for real, fake, k, want in _recall_cases():
+        got = call(answer, real.copy(), fake.copy(), k)
+        try:
+            got = float(got)
+        except (TypeError, ValueError):
+            return f"return one number (a share from 0 to 1), not {type(got).__name__}"
+        if got == want:
+            continue
+        if got == precision_recall(real, fake, k)[0]:
+            return "that is precision: recall asks which REAL points fall inside the generated points' balls"
+        return (f"{got:g} where {want:g} was expected (k = {k}, {len(real)} real and {len(fake)} generated points); "
+                "check that each ball's radius is the k-th nearest OTHER generated point, not the point itself")
+    return None
+
+
+def _recall_mistakes() -> tuple[tuple[str, Callable[[], Any]], ...]:
+    def precision_instead():
+        def recall(real, fake, k=3):
+            from ganlib.images import precision_recall
+            return precision_recall(real, fake, k)[0]
+        return recall
+
+    def self_included():
+        def recall(real, fake, k=3):
+            d_ff = np.linalg.norm(fake[:, None, :] - fake[None, :, :], axis=2)
+            radius = np.sort(d_ff, axis=1)[:, k - 1]  # the point itself counts as its own first neighbour
+            d_fr = np.linalg.norm(fake[:, None, :] - real[None, :, :], axis=2)
+            return float(np.mean((d_fr <= radius[:, None]).any(axis=0)))
+        return recall
+
+    def real_radii():
+        def recall(real, fake, k=3):
+            d_rr = np.linalg.norm(real[:, None, :] - real[None, :, :], axis=2)
+            np.fill_diagonal(d_rr, np.inf)
+            radius = np.sort(d_rr, axis=1)[:, k - 1]
+            d_fr = np.linalg.norm(fake[:, None, :] - real[None, :, :], axis=2)
+            return float(np.mean((d_fr <= radius[None, :]).any(axis=0)))
+        return recall
+
+    return (("precision computed instead of recall", precision_instead),
+            ("each point counted as its own nearest neighbour", self_included),
+            ("balls drawn around the real points instead of the generated ones", real_radii))
+
+
+register(Exercise(
+    name="10.recall",
+    question=("Write recall(real, fake, k): the share of the real points (rows of `real`) that lie inside at least "
+              "one generated point's ball, where each generated point's ball reaches its k-th nearest other "
+              "generated point (distances are Euclidean; numpy arrays of shape (N, d) in, one float out)."),
+    kind="code", judge=_judge_recall, make_reference=_recall_reference,
+    hints=("Start with the (n_fake, n_fake) table of distances between generated points; a point is not its own "
+           "neighbour, so put infinity on the diagonal.",
+           "Sorting each row and taking column k - 1 gives each generated point's radius.",
+           "Then the (n_fake, n_real) distances: a real point is covered when some row has distance <= that row's "
+           "radius (np.any over axis 0)."),
+    explanation=("Recall swaps precision's roles: the generated points' balls estimate where G draws, and recall "
+                 "is the share of the real data inside them. A G that leaves classes out has no balls there, so "
+                 "recall falls; blurry or blended images do not lower it."),
+    mistakes=_recall_mistakes(),
+))
+
+
+register(predict_choice(
+    "10.one_class",
+    ("A 'generator' draws real digits, but only 3s. Which of the two falls far below its real-against-real floor: "
+     "'precision' or 'recall'?"),
+    "recall",
+    options=("precision", "recall"),
+    why=("Every 3 is a real digit, inside the real digits' balls, so precision stays near its floor; but the 3s' "
+         "balls cover only the real 3s and a few neighbours, about a tenth of the data, so recall collapses. "
+         "Recall measures missing variety; precision measures unrealistic images."),
+    hints=("Precision asks: does each generated digit look like some real one? Recall asks: does each real digit "
+           "look like some generated one?",),
+    wrong_reasons={"precision": ("each generated 3 is a real digit, so it lies inside the real digits' balls: "
+                                 "precision stays near its floor.")},
+))
+
+
+# ----------------------------------------------------------------------------------------------
+# Notebook 11: flow matching
 # ----------------------------------------------------------------------------------------------
 
 def _fm_loss_reference() -> Callable:
@@ -1478,7 +1591,7 @@ def _fm_loss_mistakes() -> tuple[tuple[str, Callable[[], Any]], ...]:
 
 
 register(Exercise(
-    name="10.fm_loss",
+    name="11.fm_loss",
     question="Write the flow-matching loss fm_loss(v, x0, x1, t): v takes (N, 2) inputs [x, t]; x0, x1, t are (N, 1).",
     kind="code", judge=_judge_fm_loss, make_reference=_fm_loss_reference,
     hints=("Put x_t on the straight line from x0 (at t = 0) to x1 (at t = 1).",
@@ -1491,7 +1604,7 @@ register(Exercise(
 
 
 register(numeric(
-    "10.one_step",
+    "11.one_step",
     ("A flow with the exact velocity u, sampled with ONE Euler step: x = x0 + u(x0, 0). The target is N(4, 1.25^2) "
      "and the noise N(0, 1), both in their own units (no standardising). Where does the noise value x0 = -1 land?"),
     4.0, 0.01,

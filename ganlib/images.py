@@ -26,6 +26,7 @@ import argparse
 import dataclasses
 import json
 import math
+import numbers
 import sys
 import time
 import warnings
@@ -38,7 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ganlib.config import GP_SIDES, stream_seed
+from ganlib.config import GP_SIDES, _coerce_fields, stream_seed
 from ganlib.losses import (
     bce_d_loss,
     bce_g_loss,
@@ -149,6 +150,15 @@ def weights_init_(module: nn.Module, generator: torch.Generator) -> None:
                 m.bias.zero_()
 
 
+def _whole(name: str, value: Any, lo: int, hi: int | None = None) -> int:
+    """`value` as an int if it is a whole number (numpy integers too) in [lo, hi]; else a one-line ValueError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < lo or (hi is not None
+                                                                                          and value > hi):
+        allowed = f"from {lo} to {hi}" if hi is not None else f">= {lo}"
+        raise ValueError(f"{name}={value!r} is not allowed: a whole number {allowed}")
+    return int(value)
+
+
 def one_hot(labels: torch.Tensor, n_classes: int = N_CLASSES) -> torch.Tensor:
     """(N,) integer labels -> (N, n_classes) float one-hot rows."""
     return torch.nn.functional.one_hot(labels.long(), n_classes).float()
@@ -257,9 +267,15 @@ def sliced_wasserstein(x: torch.Tensor, y: torch.Tensor, directions: torch.Tenso
     sorted-sample trick, once per direction). Differentiable in x and y (sorting passes gradients to
     the values that landed in each place).
     """
-    if x.shape != y.shape or x.ndim != 2 or directions.ndim != 2 or directions.shape[1] != x.shape[1]:
-        raise ValueError(f"need x, y of one shape (N, D) and directions (L, D); got {tuple(x.shape)}, "
-                         f"{tuple(y.shape)}, {tuple(directions.shape)}")
+    x, y, directions = (torch.as_tensor(v) for v in (x, y, directions))
+    if (x.shape != y.shape or x.ndim != 2 or directions.ndim != 2 or directions.shape[1] != x.shape[1]
+            or x.shape[0] == 0 or directions.shape[0] == 0):
+        raise ValueError(f"need x, y of one shape (N, D) and directions (L, D), N and L at least 1; got "
+                         f"{tuple(x.shape)}, {tuple(y.shape)}, {tuple(directions.shape)}")
+    # one floating type for all three (float64 if any is), as numpy would promote them
+    dtype = torch.promote_types(torch.promote_types(x.dtype, y.dtype), directions.dtype)
+    dtype = dtype if dtype.is_floating_point else torch.get_default_dtype()
+    x, y, directions = x.to(dtype), y.to(dtype), directions.to(dtype)
     px = torch.sort(x @ directions.T, dim=0).values
     py = torch.sort(y @ directions.T, dim=0).values
     return (px - py).abs().mean()
@@ -267,6 +283,7 @@ def sliced_wasserstein(x: torch.Tensor, y: torch.Tensor, directions: torch.Tenso
 
 def random_directions(n: int, dim: int, generator: torch.Generator) -> torch.Tensor:
     """n directions drawn uniformly on the unit sphere of R^dim (normalised Gaussian vectors)."""
+    n, dim = _whole("n", n, 1), _whole("dim", dim, 1)
     d = torch.randn(n, dim, generator=generator)
     return d / d.norm(dim=1, keepdim=True)
 
@@ -328,8 +345,9 @@ def _pairwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def knn_radii(features: np.ndarray, k: int = PR_NEIGHBOURS) -> np.ndarray:
     """Each point's distance to its k-th nearest other point of the same set."""
-    if not 1 <= k < len(features):
-        raise ValueError(f"k={k!r} is not allowed: a whole number from 1 to {len(features) - 1} (the set's size - 1)")
+    if len(features) < 2:
+        raise ValueError(f"a set of {len(features)} point(s) has no nearest other point: give at least 2")
+    k = _whole("k", k, 1, len(features) - 1)
     d = _pairwise(features, features)
     np.fill_diagonal(d, np.inf)
     return np.partition(d, k - 1, axis=1)[:, k - 1]
@@ -345,6 +363,11 @@ def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = PR_NEIGHBOURS)
     between classes lower precision; a generator that leaves out classes lowers recall.
     """
     real, fake = np.asarray(real, np.float64), np.asarray(fake, np.float64)
+    if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1]:
+        raise ValueError(f"real and fake must be (N, d) and (M, d) feature arrays; got shapes {real.shape} and "
+                         f"{fake.shape}")
+    if not (np.isfinite(real).all() and np.isfinite(fake).all()):
+        raise ValueError("real and fake features must be finite (no NaN or inf)")
     real_r, fake_r = knn_radii(real, k), knn_radii(fake, k)
     d = _pairwise(fake, real)  # (fake, real)
     precision = float(np.mean((d <= real_r[None, :]).any(1)))
@@ -523,6 +546,8 @@ class DigitsConfig:
         def bad(name: str, allowed: str) -> None:
             raise ValueError(f"{name}={getattr(self, name)!r} is not allowed: {allowed}")
 
+        _coerce_fields(self)  # numpy scalars (from sliders, arrays, JSON) as the Python values they hold
+
         if self.loss not in IMAGE_LOSSES:
             bad("loss", "choose one of " + ", ".join(IMAGE_LOSSES))
         if self.optimizer not in IMAGE_OPTIMIZERS:
@@ -578,6 +603,9 @@ class DigitsConfig:
 
     def replace(self, **changes: Any) -> DigitsConfig:
         """A copy with some fields changed (validated again)."""
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)} is not a DigitsConfig field (see help(ganlib.images.DigitsConfig))")
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -621,6 +649,9 @@ def digits_config(loss: str = "wgan-gp", **changes: Any) -> DigitsConfig:
     """
     if loss not in LOSS_DEFAULTS:
         raise ValueError(f"loss={loss!r} is not allowed: choose one of {', '.join(IMAGE_LOSSES)}")
+    unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(DigitsConfig)})
+    if unknown:
+        raise ValueError(f"{', '.join(unknown)} is not a DigitsConfig field (see help(ganlib.images.DigitsConfig))")
     settings = {**LOSS_DEFAULTS[loss], **changes}
     if "critic_norm" not in changes:
         if changes.get("spectral_norm"):
@@ -809,6 +840,7 @@ class DigitsTrainer:
     @on_own_threads
     def step(self, rounds: int, progress: Callable[[DigitsTrainer], None] | None = None) -> None:
         """Advance `rounds` rounds (fewer if the run diverges), calling `progress` after each evaluation."""
+        rounds = _whole("rounds", rounds, 0, MAX_ROUNDS)
         t0 = time.perf_counter()
         for _ in range(rounds):
             if self.diverged is not None:
@@ -877,10 +909,13 @@ class DigitsTrainer:
             return None
         if labels is None:
             return cycle_labels(n)
-        out = torch.as_tensor(np.broadcast_to(np.asarray(labels), (n,)).copy())
-        if out.dtype.is_floating_point or out.dtype == torch.bool or not ((out >= 0) & (out < N_CLASSES)).all():
-            raise ValueError(f"labels must be whole numbers from 0 to {N_CLASSES - 1}")
-        return out.long()
+        wanted = np.asarray(labels)
+        if wanted.dtype.kind not in "iu" or wanted.ndim > 1 or not ((wanted >= 0) & (wanted < N_CLASSES)).all():
+            raise ValueError(f"labels must be whole numbers from 0 to {N_CLASSES - 1}: one for every digit, or a "
+                             f"list of {n}")
+        if wanted.ndim == 1 and len(wanted) != n:
+            raise ValueError(f"labels must be one whole number, or a list of {n} (one per digit); got {len(wanted)}")
+        return torch.as_tensor(np.broadcast_to(wanted, (n,)).copy()).long()
 
     @on_own_threads
     def sample(self, n: int, labels: Any = None) -> np.ndarray:
@@ -889,8 +924,7 @@ class DigitsTrainer:
         A conditional run draws the classes `labels` asks for (one class for all, or one per digit),
         by default 0, 1, ..., 9, 0, ... in turn (see cycle_labels).
         """
-        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SAMPLES:
-            raise ValueError(f"n={n!r} is not allowed: a whole number from 1 to {MAX_SAMPLES}")
+        n = _whole("n", n, 1, MAX_SAMPLES)
         wanted = self._labels_for(n, labels)
         return self._generate(torch.randn(n, self.config.nz, generator=self.rng["sample"]), wanted)
 
@@ -903,8 +937,9 @@ class DigitsTrainer:
         inside a batch of the training size filled with other codes (a batch of the strip alone would
         shift every digit by its own statistics).
         """
-        if isinstance(steps, bool) or not isinstance(steps, int) or not 2 <= steps <= 64:
-            raise ValueError(f"steps={steps!r} is not allowed: a whole number from 2 to 64")
+        steps = _whole("steps", steps, 2, 64)
+        if label is not None and (isinstance(label, bool) or not isinstance(label, numbers.Integral)):
+            raise ValueError(f"label={label!r} is not allowed: one whole number from 0 to {N_CLASSES - 1}")
         c = self.config
         z0, z1 = torch.randn(2, c.nz, generator=self.rng["sample"])
         t = torch.linspace(0.0, 1.0, steps)[:, None]
@@ -1154,6 +1189,19 @@ def _write_digits_outputs(args: argparse.Namespace, config: DigitsConfig, result
         atomic_write(npy_path(args.samples), lambda fh: np.save(fh, images))
 
 
+def _warn_unused_digits_flags(args: argparse.Namespace, config: DigitsConfig) -> None:
+    """One line on stderr for each flag given that this run's loss or settings ignore."""
+    unused = [("directions", config.loss != "sliced", "only --loss sliced draws directions"),
+              ("r1_gamma", config.d_penalty != "r1", "it weighs R1, which needs --d-penalty r1"),
+              ("clip", config.loss != "wgan", "only --loss wgan clips the critic"),
+              ("gp_weight", config.loss != "wgan-gp", "only --loss wgan-gp has a gradient penalty")]
+    unused += [(name, config.loss == "sliced", "--loss sliced trains no D")
+               for name in ("d_steps", "critic_warmup", "critic_norm")]
+    for name, ignored, why in unused:
+        if ignored and getattr(args, name, None) is not None:
+            print(f"ganlib: warning: --{name.replace('_', '-')} has no effect here: {why}", file=sys.stderr)
+
+
 def run_digits(args: argparse.Namespace) -> int:
     """`python -m ganlib digits`: train, print the measurements, write .npy and JSON. Returns 0.
 
@@ -1167,6 +1215,7 @@ def run_digits(args: argparse.Namespace) -> int:
     if args.lr is not None:
         changes["d_lr"] = changes["g_lr"] = args.lr
     config = digits_config(args.loss, **changes)
+    _warn_unused_digits_flags(args, config)
     # Before the judge is fitted and anything trains: a typo in a path must not cost the run.
     check_outputs([("--json", args.json, ""), ("--samples", args.samples, ".npy")])
     judge = default_judge()

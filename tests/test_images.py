@@ -851,3 +851,62 @@ def test_digits_stabiliser_flags_refused_in_one_line(argv, words, capsys) -> Non
         code = exc.code
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("ganlib: error:") and err.count("\n") == 1 and words in err, err
+
+
+def test_digits_api_bad_input_gets_one_line(judge: I.Judge) -> None:
+    # numpy integers are whole numbers, as Config and Trainer take them
+    cfg = I.digits_config("bce", rounds=np.int64(4), **{k: v for k, v in SHORT.items() if k != "rounds"})
+    assert cfg.rounds == 4 and type(cfg.rounds) is int
+    t = I.DigitsTrainer(cfg, judge)
+    t.step(np.int64(1))
+    assert t.round == 1 and t.sample(np.int64(5)).shape == (5, 8, 8) and t.interpolate(np.int64(3)).shape == (3, 8, 8)
+    cases = [
+        (lambda: t.step(-1), "rounds=-1 is not allowed: a whole number"),
+        (lambda: t.step(1.5), "rounds=1.5 is not allowed: a whole number"),
+        (lambda: I.digits_config("bce", bogus=1), "bogus is not a DigitsConfig field"),
+        (lambda: cfg.replace(bogus=1), "bogus is not a DigitsConfig field"),
+        (lambda: I.precision_recall(np.zeros((5, 2)), np.zeros((5, 2)), k=2.5), "k=2.5 is not allowed"),
+        (lambda: I.precision_recall(np.zeros((0, 2)), np.zeros((5, 2))), "has no nearest other point"),
+        (lambda: I.precision_recall(np.zeros(5), np.zeros((5, 2))), "must be (N, d) and (M, d)"),
+        (lambda: I.precision_recall(np.zeros((5, 2)), np.zeros((5, 3))), "must be (N, d) and (M, d)"),
+        (lambda: I.precision_recall(np.zeros((5, 2)), np.full((5, 2), np.nan)), "must be finite"),
+        (lambda: I.sliced_wasserstein(torch.zeros(0, 2), torch.zeros(0, 2), torch.ones(1, 2)), "N and L at least 1"),
+        (lambda: I.sliced_wasserstein(torch.zeros(3, 2), torch.zeros(3, 2), torch.ones(0, 2)), "N and L at least 1"),
+        (lambda: I.random_directions(-1, 4, torch.Generator()), "n=-1 is not allowed"),
+    ]
+    for call, words in cases:
+        with pytest.raises(ValueError, match=re_escape(words)) as info:
+            call()
+        assert "\n" not in str(info.value)
+    # numpy input and mixed float types are taken as numpy would take them
+    x = np.random.default_rng(0).normal(size=(6, 3))
+    d = torch.tensor([[1.0, 0.0, 0.0]])
+    assert float(I.sliced_wasserstein(x, x + 1, d)) == pytest.approx(1.0, rel=1e-12)
+    cond = I.DigitsTrainer(I.digits_config("bce", conditional=True, **SHORT), judge)
+    for labels in ([1, 2], [], "3", [[1]], 1.5, True):
+        with pytest.raises(ValueError, match="labels must be") as info:
+            cond.sample(5, labels=labels)
+        assert "\n" not in str(info.value)
+    assert cond.sample(3, labels=[1, 2, 3]).shape == (3, 8, 8)
+    with pytest.raises(ValueError, match="label=\\[1, 2\\] is not allowed"):
+        cond.interpolate(4, label=[1, 2])
+
+
+def re_escape(text: str) -> str:
+    import re
+
+    return re.escape(text)
+
+
+def test_digits_warns_about_flags_that_do_nothing(capsys) -> None:
+    assert main(["digits", "--loss", "bce", "--rounds", "1", "--n", "1000", "--directions", "16", "--r1-gamma", "5",
+                 "--gp-weight", "3"]) == 0
+    err = capsys.readouterr().err
+    assert "--directions has no effect here: only --loss sliced" in err
+    assert "--r1-gamma has no effect here" in err and "--gp-weight has no effect here" in err
+    assert main(["digits", "--loss", "sliced", "--rounds", "1", "--n", "1000", "--critic-norm", "batch",
+                 "--d-steps", "3"]) == 0
+    err = capsys.readouterr().err
+    assert "--critic-norm has no effect here: --loss sliced trains no D" in err and "--d-steps has no effect" in err
+    assert main(["digits", "--loss", "sliced", "--rounds", "1", "--n", "1000", "--directions", "8"]) == 0
+    assert "warning" not in capsys.readouterr().err

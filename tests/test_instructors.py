@@ -1,15 +1,19 @@
 """The instructor guide (docs/INSTRUCTORS.md) stays true to the notebooks and the README.
 
 Its times table must give each notebook's word count as scripts/notebook_stats.py counts it, the
-reading time at the stated 200 words a minute, and the README's measured Run All time; every notebook
-has a section; every exercise is named in its notebook's section; and every section a misconception
-points to is a heading of that notebook. A notebook edited without its guide entry fails here.
+reading time at the stated 200 words a minute, and the README's measured Run All time; each section's
+opening line ("read and run about N minutes (W words; Run All T s)") and the totals quoted in the text
+must agree with it; every notebook has a section; every exercise is named in its notebook's section;
+every section a misconception points to is a heading of that notebook; and the session plans' sums are
+the table's read-and-run minutes plus 5 minutes an exercise plus the discussion, at most 90 minutes.
+A notebook edited without its guide entry fails here.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import re
 from pathlib import Path
 
@@ -49,6 +53,11 @@ def _table() -> dict[str, list[str]]:
         if m:
             rows[m.group(1)] = [m.group(2).strip()] + [c.strip() for c in m.group(3).split("|")]
     return rows
+
+
+def _stated(words: int, run_all: float) -> int:
+    """Whole minutes to read and run: the table's one-decimal value rounded half up (10.5 -> 11)."""
+    return math.floor(round(words / WORDS_PER_MINUTE + run_all / 60, 1) + 0.5)
 
 
 def _section(number: str) -> str:
@@ -114,3 +123,51 @@ def test_each_section_names_its_exercises_and_points_misconceptions_at_real_sect
     for answer in bullets:
         for title in re.findall(r"\*([^*$]+(?:\$[^$]*\$[^*$]*)*)\*", answer):
             assert _plain(title) in headings, f"section {number} points to *{title}*, not a heading of the notebook"
+
+
+@pytest.mark.parametrize("number", sorted(_notebooks()))
+def test_each_section_opens_with_the_tables_numbers(number: str) -> None:
+    words = _notebook_stats().stats(str(_notebooks()[number]))["words"]
+    run_all = _readme_run_all()
+    assert number in run_all, f"the README's 'The whole course' paragraph gives no Run All time for {number}"
+    m = re.search(r"read\s+and\s+run\s+about\s+(\S+)\s+minutes\s+\((\S+)\s+words;\s+Run\s+All\s+(\S+)\s+s\b",
+                  _section(number))
+    assert m, f"section {number} does not open with 'read and run about N minutes (W words; Run All T s)'"
+    minutes, section_words, run = m.groups()
+    assert section_words == f"{words:,}", f"section {number}: {section_words} words, the notebook has {words:,}"
+    assert run == str(run_all[number]), f"section {number}: Run All {run} s, the README says {run_all[number]} s"
+    assert minutes == str(_stated(words, run_all[number])), f"section {number}: about {minutes} minutes"
+
+
+def test_the_totals_quoted_in_the_text_match_the_table() -> None:
+    numbers = sorted(_notebooks())
+    run_all = _readme_run_all()
+    total = round(sum(run_all[n] for n in numbers if n in run_all), 1)
+    assert f"{total} s for 00 to {numbers[-1]} together" in GUIDE, f"'{total} s for 00 to {numbers[-1]} together'"
+    reading = sorted(float(row[2]) for row in _table().values())
+    assert f"each reads in {reading[0]} to {reading[-1]} minutes" in GUIDE
+
+
+def test_the_session_plans_add_up() -> None:
+    table = _table()
+    plans = GUIDE[GUIDE.index("## Session plans"):]
+    rows = re.findall(r"(?m)^\| \d+: .*\|$", plans)
+    assert len(rows) >= 6, "the two- and four-session plans have fewer than six sessions in all"
+    counts = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
+    for row in rows:
+        session, notebooks, read_run, exercises, discussion, total = [c.strip() for c in row.strip("|").split("|")]
+        parts = re.findall(r"\b(\d\d)\b(?: \([^)]*?(\d+) min\))?", notebooks)
+        assert all(n in table for n, _ in parts), f"{session}: a notebook without a row in the times table"
+        terms = [fixed or table[n][4] for n, fixed in parts]
+        assert read_run == " + ".join(terms) + f" = {round(sum(map(float, terms)), 1)}", (session, read_run)
+        named = re.findall(r"`(\d\d\.\w+)`", exercises)
+        assert all(name in EXERCISES and name[:2] in dict(parts) for name in named), (session, named)
+        m = re.match(r"all (\w+): \d+$", exercises)
+        if m:
+            in_notebooks = sum(1 for name in EXERCISES if name[:2] in dict(parts))
+            assert counts[m.group(1)] == in_notebooks, (session, exercises, in_notebooks)
+        n_exercises = counts[m.group(1)] if m else len(named)
+        assert int(exercises.rsplit(":", 1)[1]) == 5 * n_exercises, (session, exercises)
+        minutes = round(sum(map(float, terms)) + int(exercises.rsplit(":", 1)[1])
+                        + int(discussion.rsplit(":", 1)[1]), 1)
+        assert float(total) == minutes and minutes <= 90, (session, total, minutes)

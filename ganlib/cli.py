@@ -2,7 +2,8 @@
 
 Every Config field is a flag (`d_lr` is `--d-lr`; tuples are comma-separated, `--g-hidden 50,50`),
 with `--mean`, `--std` and `--seeds` as the short names of the target and run count, and `--lr` setting
-`--d-lr` and `--g-lr` together. Flags are never abbreviated (`--lr` is not `--lr-decay`). Flags start
+`--d-lr` and `--g-lr` together. Flags are never abbreviated (`--lr` is not `--lr-decay`) nor given twice
+(`--lr 1e-3 --lr 2e-3` is refused, not read as 2e-3; `--grid` repeats, one axis each). Flags start
 from a preset (`--preset devnag`), default `recommended`. A bad flag or value, an output path
 that cannot be written, a config over the memory budget or an allocation failure exits with
 status 2 and one line saying what is wrong; all that can be checked is checked before training.
@@ -50,7 +51,7 @@ from ganlib.plane import (
     sliced_w1_floor,
     train_plane,
 )
-from ganlib.sweep import parse_grid, plan_sweep, sweep
+from ganlib.sweep import check_devices, parse_grid, plan_sweep, sweep
 from ganlib.threads import add_threads_flag, course_threads
 from ganlib.train import BUDGET_AXES, MEMORY_BUDGET, N_FINAL, History, Trainer, check_memory, train
 
@@ -60,6 +61,11 @@ ALIASES = {"target_mean": ["--mean"], "target_std": ["--std"]}
 # What argparse should take for a negative number rather than an option: -7, -2.5, -.5e-3, -1E+4,
 # -inf, -nan (its own pattern stops at -2.5, so `--mean -1e4` was "expected one argument").
 _NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-(inf|infinity|nan)$", re.IGNORECASE)
+
+
+# Options whose repeats add up rather than replace each other: --grid (append), --help.
+_MAY_REPEAT = (argparse._AppendAction, argparse._AppendConstAction, argparse._CountAction, argparse._HelpAction,
+               argparse._VersionAction)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -75,6 +81,37 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"ganlib: error: {message}\n")
+
+    def parse_known_args(self, args: Sequence[str] | None = None,
+                         namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
+        """argparse's parse, after refusing an option given twice (see `_refuse_repeats`)."""
+        tokens = list(sys.argv[1:] if args is None else args)
+        self._refuse_repeats(tokens)
+        return super().parse_known_args(tokens, namespace)
+
+    def _refuse_repeats(self, tokens: Sequence[str]) -> None:
+        """One line and exit 2 when one of this parser's options appears twice among `tokens`.
+
+        argparse keeps the last of `--lr 1e-3 --lr 2e-3` without a word, so a script that appends a
+        flag to a command line trained with another value than the one it reads first. Options that
+        collect their repeats (`--grid`, `--help`) may repeat; two spellings of one option (`--std`
+        and `--target-std`, `--spectral-norm` and `--no-spectral-norm`) count as one. A token that is
+        one of this parser's option strings is an option wherever it stands (argparse never takes it
+        for a value), so the tokens can be read without parsing; each subcommand's parser reads its own.
+        """
+        seen: dict[argparse.Action, str] = {}
+        for token in tokens:
+            if token == "--":
+                break  # what follows is positional
+            name = token.partition("=")[0] if token.startswith("--") else token
+            action = self._option_string_actions.get(name)
+            if action is None or isinstance(action, _MAY_REPEAT):
+                continue
+            if action in seen:
+                first = seen[action]
+                said = f"{name} is given twice" if first == name else f"{first} and {name} set the same option"
+                self.error(f"{said}: give it once (the last one would silently win)")
+            seen[action] = name
 
 
 def _tuple_of(kind: type) -> Any:
@@ -117,7 +154,16 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
 
 # Flags that only act under another setting: (field, the field that decides, does it act?, what to say).
 # A flag given where it cannot act is accepted (a script may set it for every run) but named on stderr.
-_CONDITIONAL_FLAGS: tuple[tuple[str, str, Callable[[Config], bool], str], ...] = (
+_Conditional = tuple[tuple[str, str, Callable[[Any], bool], str], ...]
+
+# What each optimizer reads (ganlib.optim.BatchedOptimizer): beta1 Adam's, beta2 Adam's and RMSProp's, momentum
+# SGD's and RMSProp's.
+_BETA1_ACTS, _BETA2_ACTS, _MOMENTUM_ACTS = ("adam",), ("adam", "rmsprop"), ("sgd", "rmsprop")
+_BETA1_WHY = "has no effect: only Adam has a beta1"
+_BETA2_WHY = "has no effect: only Adam and RMSProp have a beta2"
+_MOMENTUM_WHY = "has no effect: only SGD and RMSProp have a momentum"
+
+_CONDITIONAL_FLAGS: _Conditional = (
     ("clip", "loss", lambda c: c.loss == "wgan", "has no effect: only --loss wgan clips the critic's weights"),
     ("gp_weight", "loss", lambda c: c.loss == "wgan-gp", "has no effect: only --loss wgan-gp has a gradient penalty"),
     ("gp_side", "loss", lambda c: c.loss == "wgan-gp", "has no effect: only --loss wgan-gp has a gradient penalty"),
@@ -131,19 +177,47 @@ _CONDITIONAL_FLAGS: tuple[tuple[str, str, Callable[[Config], bool], str], ...] =
      "has no effect: only --target mixture has modes to separate"),
     ("critic_warmup", "loss", lambda c: c.loss != "bce" or c.critic_warmup[0] == 0,
      "is the WGAN critic's schedule: with --loss bce it only adds D steps the recipe was not tuned for"),
+    ("d_beta1", "d_optimizer", lambda c: c.d_optimizer in _BETA1_ACTS, _BETA1_WHY),
+    ("d_beta2", "d_optimizer", lambda c: c.d_optimizer in _BETA2_ACTS, _BETA2_WHY),
+    ("d_momentum", "d_optimizer", lambda c: c.d_optimizer in _MOMENTUM_ACTS, _MOMENTUM_WHY),
+    ("g_beta1", "g_optimizer", lambda c: c.g_optimizer in _BETA1_ACTS, _BETA1_WHY),
+    ("g_beta2", "g_optimizer", lambda c: c.g_optimizer in _BETA2_ACTS, _BETA2_WHY),
+    ("g_momentum", "g_optimizer", lambda c: c.g_optimizer in _MOMENTUM_ACTS, _MOMENTUM_WHY),
+)
+
+# The same for `train --target ring8|grid25` (ganlib.plane.PlaneConfig: one optimizer for both nets).
+_PLANE_CONDITIONAL_FLAGS: _Conditional = (
+    ("clip", "loss", lambda c: c.loss == "wgan", "has no effect: only --loss wgan clips the critic's weights"),
+    ("gp_weight", "loss", lambda c: c.loss == "wgan-gp", "has no effect: only --loss wgan-gp has a gradient penalty"),
+    ("r1_gamma", "d_penalty", lambda c: c.d_penalty == "r1", "has no effect: only --d-penalty r1 has a gamma"),
+    ("pack", "d_input", lambda c: c.d_input == "pack", "has no effect: only --d-input pack packs points"),
+    ("minibatch_kernels", "d_input", lambda c: c.d_input == "minibatch",
+     "has no effect: only --d-input minibatch has kernels"),
+    ("minibatch_kernel_dims", "d_input", lambda c: c.d_input == "minibatch",
+     "has no effect: only --d-input minibatch has kernels"),
+    ("beta1", "optimizer", lambda c: c.optimizer in _BETA1_ACTS, _BETA1_WHY),
+    ("beta2", "optimizer", lambda c: c.optimizer in _BETA2_ACTS, _BETA2_WHY),
+)
+
+# The same for `flow` (ganlib.flows.FlowConfig).
+_FLOW_CONDITIONAL_FLAGS: _Conditional = (
+    ("mixture_separation", "target", lambda c: c.target == "mixture",
+     "has no effect: only --target mixture has modes to separate"),
+    ("beta1", "optimizer", lambda c: c.optimizer in _BETA1_ACTS, _BETA1_WHY),
+    ("beta2", "optimizer", lambda c: c.optimizer in _BETA2_ACTS, _BETA2_WHY),
 )
 
 
-def _warn_without_effect(args: argparse.Namespace, config: Config) -> None:
-    """One warning line on stderr per flag given that cannot act in `config`; the run goes on.
+def _warn_without_effect(args: argparse.Namespace, config: Any, table: _Conditional = _CONDITIONAL_FLAGS) -> None:
+    """One warning line on stderr per flag of `table` given that cannot act in `config`; the run goes on.
 
     Only flags typed on the command line count (a preset's values are its own business), and in a
     sweep a deciding field that is a grid axis silences the warning: some cells use the flag.
     """
     axes = {item.partition("=")[0].strip().replace("-", "_") for item in getattr(args, "grid", None) or ()}
-    for field, decider, acts, why in _CONDITIONAL_FLAGS:
-        if getattr(args, field) is not None and decider not in axes and not acts(config):
-            print(f"ganlib: warning: --{field.replace('_', '-')} {why} (here --{decider} "
+    for field, decider, acts, why in table:
+        if getattr(args, field, None) is not None and decider not in axes and not acts(config):
+            print(f"ganlib: warning: --{field.replace('_', '-')} {why} (here --{decider.replace('_', '-')} "
                   f"{getattr(config, decider)})", file=sys.stderr)
 
 
@@ -202,7 +276,9 @@ def _plane_config_from(args: argparse.Namespace) -> PlaneConfig:
     overrides = {n: getattr(args, n) for n in plane_fields if getattr(args, n, None) is not None}
     if args.lr is not None:
         overrides["d_lr"] = overrides["g_lr"] = args.lr
-    return plane_method(args.method or "gan", **overrides)
+    config = plane_method(args.method or "gan", **overrides)
+    _warn_without_effect(args, config, _PLANE_CONDITIONAL_FLAGS)
+    return config
 
 
 def format_plane_table(runs: Sequence[PlaneRunResult]) -> str:
@@ -386,13 +462,17 @@ def _add_flow_flags(p: argparse.ArgumentParser) -> None:
             p.add_argument(*names, dest=f.name, type=kind, default=None, metavar=kind.__name__.upper(), help=text)
 
 
-def _cmd_flow(args: argparse.Namespace) -> int:
+def _flow_config_from(args: argparse.Namespace) -> FlowConfig:
+    """The FlowConfig the flags of `flow` ask for; a flag that cannot act in it is one warning line."""
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(FlowConfig)
                  if getattr(args, f.name) is not None}
     config = FlowConfig(**overrides)
-    if args.mixture_separation is not None and config.target != "mixture":
-        print(f"ganlib: warning: --mixture-separation has no effect: only --target mixture has modes to separate "
-              f"(here --target {config.target})", file=sys.stderr)
+    _warn_without_effect(args, config, _FLOW_CONDITIONAL_FLAGS)
+    return config
+
+
+def _cmd_flow(args: argparse.Namespace) -> int:
+    config = _flow_config_from(args)
     flow_check_memory(config)
     check_outputs([("--json", args.json, ""), ("--samples", args.samples, ".npy")])
     stderr_tty = sys.stderr.isatty()
@@ -443,10 +523,37 @@ def _resumed_cells(path: str | None, config: Config, grid: dict[str, list[Any]])
     return data["cells"]
 
 
+# The grid axes a sweep map draws (ganlib.plots.plot_sweep_map: across, down, one panel per value).
+MAP_AXES = (1, 3)
+
+
+def _refuse_flags_under_the_grid(args: argparse.Namespace, grid: dict[str, list[Any]]) -> None:
+    """A one-line ValueError for a flag whose field a grid axis sets in every cell: the flag would do nothing.
+
+    `--grid lr` sets both rates, so `--lr`, `--d-lr` and `--g-lr` go with it (as `train` refuses
+    `--lr` with `--d-lr`); any other axis, its own flag (`--d-steps 2 --grid d_steps=1,3`).
+    """
+    for axis in grid:
+        fields = ("lr", "d_lr", "g_lr") if axis == "lr" else (axis,)
+        given = [f"--{f.replace('_', '-')}" for f in fields if getattr(args, f, None) is not None]
+        if given:
+            what = "both learning rates" if axis == "lr" else axis
+            raise ValueError(f"--grid {axis} sets {what} in every cell: give {' and '.join(given)} or --grid "
+                             f"{axis}, not both")
+
+
 def _cmd_sweep(args: argparse.Namespace) -> int:
     config = _config_from(args)
     grid = parse_grid(args.grid)
-    plan_sweep(config, grid)  # every cell and pass checked before the output paths and the training
+    _refuse_flags_under_the_grid(args, grid)
+    if args.plot is not None and not MAP_AXES[0] <= len(grid) <= MAP_AXES[1]:
+        # Found after the whole sweep had trained, before: the map is checked with everything else.
+        raise ValueError(f"--plot draws a map of {MAP_AXES[0]} to {MAP_AXES[1]} grid axes; this sweep has "
+                         f"{len(grid)}: {', '.join(grid)} (drop --plot, or sweep fewer axes)")
+    plan = plan_sweep(config, grid)  # every cell and pass checked before the output paths and the training
+    if args.scheduler is None:
+        # A cluster elsewhere may have the GPU this machine lacks; a local sweep's cells must find theirs here.
+        check_devices(plan)
     check_outputs([("--json", args.json, ""), ("--plot", args.plot, "")])
     if args.plot is not None:
         # matplotlib only when a map is asked for: importing it takes 0.6 s (measured on this machine).

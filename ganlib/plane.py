@@ -355,6 +355,11 @@ def plane_method(name: str, **overrides: Any) -> PlaneConfig:
     """The PlaneConfig of one of PLANE_METHODS, with `overrides` applied last."""
     if name not in PLANE_METHODS:
         raise ValueError(f"method={name!r} is not known: choose one of {', '.join(PLANE_METHODS)}")
+    # PlaneConfig(**...) would raise a TypeError for an unknown keyword: say which field, in one line.
+    known = [f.name for f in dataclasses.fields(PlaneConfig)]
+    unknown = sorted(set(overrides) - set(known))
+    if unknown:
+        raise ValueError(f"unknown plane config field(s): {', '.join(unknown)}; the fields are {', '.join(known)}")
     return PlaneConfig(**{**PLANE_METHODS[name], **overrides})
 
 

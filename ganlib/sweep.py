@@ -27,8 +27,10 @@ import itertools
 import logging
 import math
 import os
+import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -39,7 +41,7 @@ import torch
 
 from ganlib.config import MAX_SEEDS, Config
 from ganlib.metrics import summarize_runs
-from ganlib.train import MEMORY_BUDGET, Trainer, check_memory, estimate_memory, make_config_target
+from ganlib.train import MEMORY_BUDGET, Trainer, check_memory, estimate_memory, make_config_target, resolve_device
 
 # Fields a sweep can vary inside one batched pass (a per-run learning rate); others give passes of their own.
 BATCHED_SWEEP_FIELDS = ("d_lr", "g_lr", "lr")
@@ -135,7 +137,7 @@ class SweepPass:
         return self.runs * c.rounds * (c.d_steps + c.g_steps)
 
     def rates(self, combo: tuple[Any, ...]) -> dict[str, float]:
-        """d_lr and g_lr of one cell: lr sets both, d_lr / g_lr override it."""
+        """d_lr and g_lr of one cell: lr sets both, d_lr / g_lr one each (`plan_sweep` refuses lr with either)."""
         cell = dict(zip(self.batched, combo))
         base = self.config
         return {"d_lr": cell.get("d_lr", cell.get("lr", base.d_lr)),
@@ -169,6 +171,10 @@ def plan_sweep(config: Config, grid: dict[str, list[Any]]) -> list[SweepPass]:
     """
     if {"seed", "seeds"} & set(grid):
         raise ValueError("seed and seeds cannot be swept: every cell trains the same config.seeds seeds")
+    if "lr" in grid and {"d_lr", "g_lr"} & set(grid):
+        # d_lr and g_lr would override lr's values: cells that differ only in lr would train one setting twice.
+        other = " and ".join(k for k in ("d_lr", "g_lr") if k in grid)
+        raise ValueError(f"the grid axis lr sets both learning rates: sweep lr or {other}, not both")
     cells = math.prod(len(v) for v in grid.values())
     if cells > MAX_CELLS:
         # Checked before any cell is built: planning 1.25e8 cells took a minute and then ran out of memory.
@@ -189,6 +195,16 @@ def plan_sweep(config: Config, grid: dict[str, list[Any]]) -> list[SweepPass]:
         size = math.ceil(len(combos) / math.ceil(len(combos) / per_pass))
         plan += [SweepPass(loop, base, batched, tuple(combos[i:i + size])) for i in range(0, len(combos), size)]
     return plan
+
+
+def check_devices(plan: Sequence[SweepPass]) -> None:
+    """A one-line ValueError when a pass's device is not on this machine (`device='cuda'` without a GPU).
+
+    Config checks a device's name only; whether it is there was found when its pass trained,
+    after the passes before it (a sweep over device=cpu,cuda trained the CPU cells first).
+    """
+    for device in dict.fromkeys(p.config.device for p in plan):
+        resolve_device(device)
 
 
 def _cell_key(cell: dict[str, Any], grid: dict[str, list[Any]]) -> tuple[Any, ...]:
@@ -321,6 +337,25 @@ def _check_reachable(dist: ModuleType, address: str) -> None:
 
 
 @contextlib.contextmanager
+def _ctrl_c_ignored() -> Iterator[None]:
+    """SIGINT ignored while a local cluster starts its worker processes, which inherit that (and keep it).
+
+    Ctrl-C in a terminal reaches every process of the group: each worker died of it with a 30-line
+    "Process Dask Worker process (from Nanny)" traceback before the sweep's one line. This process
+    still gets it once the cluster is up, and closing the cluster ends the workers.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set a signal's handler
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        if previous is not None:  # None: a handler set outside Python, which cannot be put back
+            signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
 def _dask_client(dist: ModuleType, dask: ModuleType, workers: int | None, scheduler: str | None,
                  largest: int) -> Iterator[Any]:
     """A Client of a new local cluster of `workers` single-threaded processes, or of the one at `scheduler`.
@@ -338,11 +373,13 @@ def _dask_client(dist: ModuleType, dask: ModuleType, workers: int | None, schedu
         # Bound to the loopback interface: nothing of it is reachable from another machine. Its workers
         # start without Dask's MALLOC_TRIM_THRESHOLD_ (see _restore_mmap_threshold): the C allocator then
         # behaves as in this process.
-        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}), \
-                dist.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address="127.0.0.1:0", memory_limit=limit,
-                                  silence_logs=logging.CRITICAL) as cluster, dist.Client(cluster) as client:
-            yield client
+        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+            with _ctrl_c_ignored():
+                cluster = dist.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                            host="127.0.0.1", dashboard_address="127.0.0.1:0", memory_limit=limit,
+                                            silence_logs=logging.CRITICAL)
+            with cluster, dist.Client(cluster) as client:
+                yield client
         return
     _check_reachable(dist, scheduler)
     with dist.Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False) as client:
@@ -484,6 +521,9 @@ def sweep(
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ValueError(f"workers={workers!r} is not allowed: a number of worker processes >= 1")
     plan = plan_sweep(config, grid)
+    if scheduler is None:
+        # Here or on a local cluster, on this machine's devices; a running cluster's workers may have others.
+        check_devices(plan)
     total = sum(p.cells for p in plan)
     earlier = {_cell_key(c, grid): c for c in done}
     # A pass's cells from `done` when every one of them is there, else None: to train.
@@ -519,4 +559,5 @@ def sweep(
             "runs_x_rounds_per_second": round(run_rounds / seconds, 1) if run_rounds else 0.0}
 
 
-__all__ = ["sweep", "plan_sweep", "train_pass", "parse_grid", "SweepPass", "BATCHED_SWEEP_FIELDS", "DASK_EXTRA"]
+__all__ = ["sweep", "plan_sweep", "train_pass", "parse_grid", "check_devices", "SweepPass", "BATCHED_SWEEP_FIELDS",
+           "DASK_EXTRA"]

@@ -1051,7 +1051,10 @@ def _count(name: str, n: object, lo: int, what: str) -> int:
     """n as a Python int >= lo, numpy integers included (np.int64 from arrays, sliders); else a one-line ValueError."""
     if isinstance(n, np.integer):
         n = int(n)
-    if isinstance(n, bool) or not isinstance(n, int) or n < lo:
+    if isinstance(n, bool) or not isinstance(n, int):
+        # 2.0 is >= 0 too: say what is wrong with it. `what` is "a number of ...".
+        raise ValueError(f"{name}={n!r} is not allowed: {what.replace('a number', 'a whole number', 1)} >= {lo}")
+    if n < lo:
         raise ValueError(f"{name}={n!r} is not allowed: {what} >= {lo}")
     return n
 

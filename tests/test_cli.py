@@ -608,3 +608,91 @@ def test_train_help_shows_the_r1_and_spectral_norm_flags(capsys):
     for text in ("--d-penalty STR", "--r1-gamma FLOAT", "--spectral-norm, --no-spectral-norm",
                  "one of none, r1", "default 1.0", "largest singular value"):
         assert text in out, text
+
+
+# ----- issue 31, QA: a repeated option, and more flags that have no effect -----
+
+@pytest.mark.parametrize(("argv", "text"), [
+    (["train", "--lr", "1e-3", "--lr", "2e-3"], "--lr is given twice"),
+    (["train", "--lr=1e-3", "--lr", "2e-3"], "--lr is given twice"),
+    (["train", "--std", "1", "--target-std", "2"], "--std and --target-std set the same option"),
+    (["train", "--spectral-norm", "--no-spectral-norm"], "--spectral-norm and --no-spectral-norm"),
+    (["train", "--target", "ring8", "--pack", "2", "--pack", "4"], "--pack is given twice"),
+    (["sweep", "--grid", "lr=1e-3", "--rounds", "2", "--rounds", "3"], "--rounds is given twice"),
+    (["sweep", "--grid", "lr=1e-3", "--resume", "--resume"], "--resume is given twice"),
+    (["flow", "--lr", "1e-3", "--lr", "2e-3"], "--lr is given twice"),
+    (["digits", "--rounds", "2", "--rounds", "3"], "--rounds is given twice"),
+])
+def test_a_repeated_option_is_refused_in_one_line(argv, text, capsys):
+    # argparse kept the last one without a word: `--lr 1e-3 --lr 2e-3` trained at 2e-3.
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(argv)
+    assert exc.value.code == 2
+    assert text in one_error_line(capsys.readouterr().err)
+
+
+def test_options_that_collect_their_repeats_may_repeat():
+    args = build_parser().parse_args(["sweep", "--grid", "lr=1e-3", "--grid", "d_steps=1,2", "--rounds", "2"])
+    assert args.grid == ["lr=1e-3", "d_steps=1,2"] and args.rounds == 2
+
+
+@pytest.mark.parametrize(("argv", "line"), [
+    (["--loss", "wgan", "--d-optimizer", "sgd", "--d-beta1", "0.9"],
+     "--d-beta1 has no effect: only Adam has a beta1 (here --d-optimizer sgd)"),
+    (["--d-momentum", "0.5"],
+     "--d-momentum has no effect: only SGD and RMSProp have a momentum (here --d-optimizer adam)"),
+    (["--g-optimizer", "sgd", "--g-beta2", "0.9"],
+     "--g-beta2 has no effect: only Adam and RMSProp have a beta2 (here --g-optimizer sgd)"),
+    (["--r1-gamma", "5"], "--r1-gamma has no effect: only --d-penalty r1 has a gamma (here --d-penalty none)"),
+])
+def test_an_optimizer_flag_without_effect_is_one_warning_line(argv, line, capsys):
+    from ganlib.cli import _config_from
+
+    _config_from(build_parser().parse_args(["train", *argv]))
+    assert capsys.readouterr().err == f"ganlib: warning: {line}\n"
+
+
+@pytest.mark.parametrize(("argv", "line"), [
+    (["--target", "ring8", "--r1-gamma", "2"],
+     "--r1-gamma has no effect: only --d-penalty r1 has a gamma (here --d-penalty none)"),
+    (["--target", "grid25", "--pack", "2", "--d-input", "point"],
+     "--pack has no effect: only --d-input pack packs points (here --d-input point)"),
+    (["--target", "ring8", "--optimizer", "sgd", "--beta1", "0.9"],
+     "--beta1 has no effect: only Adam has a beta1 (here --optimizer sgd)"),
+    (["--target", "ring8", "--clip", "0.1"],
+     "--clip has no effect: only --loss wgan clips the critic's weights (here --loss bce)"),
+])
+def test_a_2d_flag_without_effect_is_one_warning_line(argv, line, capsys):
+    from ganlib.cli import _plane_config_from
+
+    _plane_config_from(build_parser().parse_args(["train", *argv]))
+    assert capsys.readouterr().err == f"ganlib: warning: {line}\n"
+
+
+@pytest.mark.parametrize("argv", [
+    ["--d-optimizer", "sgd", "--d-momentum", "0.9"], ["--d-optimizer", "rmsprop", "--d-beta2", "0.9"],
+    ["--g-beta1", "0.9"], ["--target", "ring8", "--d-penalty", "r1", "--r1-gamma", "2"],
+    ["--target", "grid25", "--d-input", "pack", "--pack", "4"], ["--target", "ring8", "--beta1", "0.9"],
+    ["--target", "ring8", "--method", "wgan", "--clip", "0.02"], ["--target", "ring8", "--optimizer", "rmsprop",
+                                                                   "--beta2", "0.9"],
+])
+def test_optimizer_and_2d_flags_that_take_effect_give_no_warning(argv, capsys):
+    from ganlib.cli import _config_from, _plane_config_from
+
+    args = build_parser().parse_args(["train", *argv])
+    (_plane_config_from if args.target in ("ring8", "grid25") else _config_from)(args)
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(("argv", "line"), [
+    (["--optimizer", "sgd", "--beta1", "0.5"], "--beta1 has no effect: only Adam has a beta1 (here --optimizer sgd)"),
+    (["--mixture-separation", "0.9"],
+     "--mixture-separation has no effect: only --target mixture has modes to separate (here --target normal)"),
+])
+def test_a_flow_flag_without_effect_is_one_warning_line(argv, line, capsys):
+    from ganlib.cli import _flow_config_from
+
+    _flow_config_from(build_parser().parse_args(["flow", *argv]))
+    assert capsys.readouterr().err == f"ganlib: warning: {line}\n"
+    _flow_config_from(build_parser().parse_args(["flow", "--optimizer", "adam", "--beta1", "0.5"]))
+    assert capsys.readouterr().err == ""

@@ -3,6 +3,7 @@ rejects each of its typical wrong answers with a line that says what is wrong.""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from ganlib.exercises import EXERCISES, NOT_ATTEMPTED
@@ -116,3 +117,12 @@ def test_a_prediction_is_a_finite_number(answer, capsys) -> None:
     assert ex.check(0.2) is True
     assert ex.check(answer) is False
     assert "a finite number" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("answer", [True, False, np.True_])
+def test_a_bool_is_not_a_whole_number(answer, capsys) -> None:
+    # True was taken for 1: "right: 1 is in the range" (issue 31 QA).
+    assert EXERCISES["01.devnag_success"].check(answer) is False
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "write a whole number from 0 to 10, not bool" in out
+    assert EXERCISES["01.devnag_success"].check(1) is True

@@ -480,3 +480,11 @@ def test_numpy_values_become_python_ones_as_in_config():
     cfg = PlaneConfig(seeds=np.int64(3), d_lr=np.float32(0.5), g_hidden=(np.int64(8), 8))
     assert type(cfg.seeds) is int and type(cfg.d_lr) is float and type(cfg.g_hidden[0]) is int
     assert cfg == PlaneConfig(seeds=3, d_lr=0.5, g_hidden=(8, 8))
+
+
+def test_plane_method_names_an_unknown_field_in_one_line():
+    # PlaneConfig(**...) raised TypeError: __init__() got an unexpected keyword argument 'bogus' (issue 31 QA).
+    with pytest.raises(ValueError, match=r"^unknown plane config field\(s\): bogus; the fields are target, ") as exc:
+        plane_method("gan", bogus=1, seeds=2)
+    assert "\n" not in str(exc.value)
+    assert plane_method("gan", seeds=2).seeds == 2

@@ -107,8 +107,8 @@ def test_plan_batches_learning_rates_and_loops_over_the_rest(tiny):
         ({"features": f, "d_steps": d}, ((1e-3,), (2e-3,), (5e-3,))) for f in ("value", "sorted") for d in (1, 2)]
     assert all(p.runs == 3 * c.seeds and p.config == c.replace(**p.loop) for p in plan)
     assert plan[0].rates((2e-3,)) == {"d_lr": 2e-3, "g_lr": 2e-3}
-    # d_lr and g_lr axes override lr; a cell's rates then follow its own values.
-    both = plan_sweep(c, {"lr": [1e-3], "g_lr": [4e-3]})[0]
+    # d_lr and g_lr axes: a cell's rates follow its own values.
+    both = plan_sweep(c, {"d_lr": [1e-3], "g_lr": [4e-3]})[0]
     assert both.rates(both.combos[0]) == {"d_lr": 1e-3, "g_lr": 4e-3}
     # Cost: runs x rounds x (D + G steps), by hand for d_steps 2, g_steps 1.
     assert plan[1].cost == 9 * 10 * 3
@@ -578,3 +578,67 @@ def test_a_repeated_axis_or_value_is_refused(items, text):
     with pytest.raises(ValueError, match=text) as exc:
         parse_grid(items)
     assert "\n" not in str(exc.value)
+
+
+# ----- issue 31, QA: what a sweep can refuse before its first cell trains -----
+
+def test_a_plot_of_four_axes_is_refused_before_training(tmp_path, capsys, no_training):
+    # plot_sweep_map draws 1 to 3 axes: the refusal came after all 16 cells had trained.
+    argv = ["sweep", "--grid", "lr=1e-3,2e-3", "--grid", "d_steps=1,2", "--grid", "batch_size=32,64", "--grid",
+            "g_steps=1,2", "--rounds", "2", "--seeds", "1", "--plot", str(tmp_path / "map.png")]
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert "--plot draws a map of 1 to 3 grid axes; this sweep has 4: lr, d_steps, batch_size, g_steps" in \
+        one_error_line(err) and out == ""
+    assert not (tmp_path / "map.png").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown when no GPU is present")
+@pytest.mark.parametrize("where", [[], ["--workers", "2"]])
+def test_a_device_this_machine_lacks_is_refused_before_any_cell_trains(where, capsys, no_training):
+    # The CPU cell trained first, then the CUDA one failed.
+    assert main(["sweep", "--grid", "device=cpu,cuda", "--rounds", "2", "--seeds", "1", *where]) == 2
+    out, err = capsys.readouterr()
+    assert "device='cuda' is not available" in one_error_line(err) and out == ""
+    with pytest.raises(ValueError, match="device='cuda' is not available"):
+        sweep(Config(rounds=2, seeds=1), {"device": ["cpu", "cuda"]})
+
+
+@pytest.mark.parametrize(("argv", "text"), [
+    (["--grid", "d_lr=1e-3,2e-3", "--grid", "g_lr=1e-3,2e-3", "--grid", "lr=1e-3,2e-3"],
+     "the grid axis lr sets both learning rates: sweep lr or d_lr and g_lr, not both"),
+    (["--grid", "lr=1e-3,2e-3", "--grid", "g_lr=1e-3"], "sweep lr or g_lr, not both"),
+    (["--grid", "lr=1e-3,2e-3", "--d-lr", "1e-3"],
+     "--grid lr sets both learning rates in every cell: give --d-lr or --grid lr, not both"),
+    (["--grid", "lr=1e-3,2e-3", "--g-lr", "1e-3"], "give --g-lr or --grid lr, not both"),
+    (["--grid", "lr=1e-3,2e-3", "--lr", "1e-3"], "give --lr or --grid lr, not both"),
+    (["--grid", "d_steps=1,3", "--d-steps", "2"], "--grid d_steps sets d_steps in every cell: give --d-steps or"),
+])
+def test_grid_axes_that_would_do_nothing_are_refused(argv, text, capsys, no_training):
+    # lr beside d_lr and g_lr trained pairs of identical cells; lr over a base --d-lr replaced it silently.
+    assert main(["sweep", *argv, "--rounds", "2", "--seeds", "1"]) == 2
+    assert text in one_error_line(capsys.readouterr().err)
+
+
+def test_the_library_sweep_refuses_lr_beside_d_lr_too(tiny):
+    with pytest.raises(ValueError, match="sets both learning rates") as exc:
+        plan_sweep(tiny(), {"lr": [1e-3], "d_lr": [2e-3]})
+    assert "\n" not in str(exc.value)
+
+
+def test_ctrl_c_on_a_local_cluster_is_one_line_without_a_worker_traceback(tmp_path):
+    # Ctrl-C in a terminal goes to the whole process group: each Dask worker died of it with a 30-line traceback.
+    import signal
+    import time
+
+    js = tmp_path / "s.json"
+    proc = _start([*RESUME_ARGV, "--workers", "2", "--json", str(js)], start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not js.exists():  # the short pass is done, the long one is training on the other worker
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert err.splitlines()[-1].startswith("ganlib: interrupted by Ctrl-C: kept the 1 finished of 2 cells"), err

@@ -894,12 +894,26 @@ def test_the_memory_estimate_counts_minibatch_discrimination():
 @pytest.mark.parametrize("n", [0, -1, 2.5, True])
 def test_a_measurement_of_fewer_than_one_value_is_one_line(call, n, tiny):
     config = tiny(rounds=2, seeds=2)
-    with pytest.raises(ValueError, match=r"is not allowed: a number of values >= 1") as exc:
+    # 2.5 and True are not whole numbers; 0 and -1 are, but too few.
+    whole = "" if isinstance(n, int) and not isinstance(n, bool) else "whole "
+    with pytest.raises(ValueError, match=rf"is not allowed: a {whole}number of values >= 1$") as exc:
         if call == "train":
             train(config, n_final=n)
         else:
             getattr(Trainer(config), call)(n)
     assert "\n" not in str(exc.value)
+
+
+@pytest.mark.parametrize(("call", "n", "text"), [
+    ("step", 2.0, "n=2.0 is not allowed: a whole number of rounds >= 0"),
+    ("step", -1, "n=-1 is not allowed: a number of rounds >= 0"),
+    ("sample", 2.5, "n=2.5 is not allowed: a whole number of values >= 1"),
+])
+def test_a_count_that_is_no_whole_number_is_told_so(call, n, text, tiny):
+    # `n=2.0 is not allowed: a number of rounds >= 0` did not say what was wrong with 2.0 (issue 31 QA).
+    with pytest.raises(ValueError) as exc:
+        getattr(Trainer(tiny(rounds=2, seeds=1)), call)(n)
+    assert str(exc.value) == text
 
 
 def test_numpy_integers_count_like_ints(tiny):

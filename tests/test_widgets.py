@@ -312,6 +312,9 @@ def test_a_long_panel_run_says_how_long_it_has_left() -> None:
     (990, 1000, 30.0, ""),  # 0.3 s left: not worth saying
     (0, 1000, 5.0, ""),
     (1000, 1000, 5.0, ""),
+    (float("nan"), 1000, 5.0, ""),  # round(nan) raised in the ticker thread and killed it
+    (100, 1000, float("nan"), ""),
+    (100, 1000, float("inf"), ""),
 ])
 def test_time_left_extrapolates_the_pace_so_far(done, total, elapsed, text) -> None:
     from ganlib.widgets.panel import time_left
@@ -803,6 +806,25 @@ def test_dashboard_refuses_a_frame_rate_that_cannot_play(rate):
     assert "\n" not in str(exc.value)
 
 
+@pytest.mark.parametrize("done", [float("nan"), float("inf"), float("-inf")])
+def test_progress_refuses_an_amount_done_that_is_no_number(done):
+    # NaN passed the clamp, the note read "nan/10 rounds" and the ticker thread died with a traceback.
+    from ganlib.widgets.progress import progress
+
+    bar = progress(10, "x", show=False)
+    bar.update(3)
+    with pytest.raises(ValueError, match="done=") as exc:
+        bar.update(done)
+    assert "\n" not in str(exc.value)
+    with pytest.raises(ValueError, match="done="):
+        bar(done)
+    assert bar.done == 3 and bar.note.value.startswith("3/10 rounds")
+    bar._tick()  # what the ticker does between reports
+    bar.update(1e9)  # a finite number out of range is clamped, as before
+    assert bar.done == 10
+    bar.finish()
+
+
 @pytest.mark.parametrize("total", [float("inf"), float("-inf"), float("nan"), -3, 0])
 def test_progress_refuses_a_total_it_cannot_fill(total):
     from ganlib.widgets.progress import progress
@@ -904,6 +926,10 @@ def typed(control: W.Widget, text: str) -> None:
     ("d_lr", "-1", "D learning rate must be from 1e-05 to 0.316; kept 0.0002"),
     ("d_lr", "1e9", "D learning rate must be from 1e-05 to 0.316; kept 0.0002"),
     ("d_lr", "nan", "D learning rate must be a number from 1e-05 to 0.316; kept 0.0002"),
+    # A decimal comma is refused, not dropped as a thousands separator: it gave seed 25 and d_lr 0.015 (issue 31 QA).
+    ("seed", "2,5", "seed must be a whole number from 0 to 99; kept 0"),
+    ("d_lr", "1,5e-3", "D learning rate must be a number from 1e-05 to 0.316; kept 0.0002"),
+    ("d_lr", "0,001", "D learning rate must be a number from 1e-05 to 0.316; kept 0.0002"),
     ("target_std", "0", "target std must be from 0.2 to 5; kept 1"),
 ])
 def test_a_typed_value_out_of_range_is_refused_in_a_line_and_starts_no_run(field, text, message) -> None:

@@ -91,7 +91,9 @@ class SliderEntry:
         span = f"from {lo} to {hi}" if whole else f"from {lo:.3g} to {hi:.3g}"
         kept = f"kept {self.slider.value}" if whole else f"kept {self.slider.value:.3g}"
         try:
-            value = float(text.strip().replace(",", ""))
+            # A comma is refused, not dropped as a thousands separator: "1,5e-3" (a decimal comma) would be
+            # 0.015 and "2,5" seed 25, each a run of another value than the one meant.
+            value = float(text.strip())
         except ValueError:
             value = math.nan
         if not math.isfinite(value) or (whole and not value.is_integer()):

@@ -52,8 +52,8 @@ def time_left(done: float, total: float, elapsed: float, *, after: float = 2.0, 
     Said once `after` seconds have passed (the first rounds include start-up costs) and only when at
     least `at_least` seconds remain, so short runs show just their count.
     """
-    if done <= 0 or done >= total or elapsed < after:
-        return ""
+    if not all(map(math.isfinite, (done, total, elapsed))) or done <= 0 or done >= total or elapsed < after:
+        return ""  # NaN compares False with everything: it would reach round() below
     left = elapsed / done * (total - done)
     if left < at_least:
         return ""
@@ -155,11 +155,16 @@ class Progress:
     def update(self, done: float, text: str | None = None) -> None:
         """Set the amount done (and, optionally, the note; by default 'done/total units · time · time left').
 
-        The widgets follow at most every UPDATE_SECONDS; a note given as `text` is shown at once.
+        The widgets follow at most every UPDATE_SECONDS; a note given as `text` is shown at once. A
+        number out of [0, total] is clamped to it; NaN or an infinity is a one-line ValueError (it is
+        no amount of work, and NaN would pass the clamp and stop the ticker).
         """
+        value = float(done)
+        if not math.isfinite(value):
+            raise ValueError(f"done={done!r} is not allowed: the amount done must be a finite number")
         with self._lock:
             before = self.done
-            self.done = min(max(float(done), 0.0), self.total)
+            self.done = min(max(value, 0.0), self.total)
             self._last_report = _now()
             # The moment the bar fills is shown at once: a cell often ends right after it.
             if text is not None:

@@ -1265,9 +1265,13 @@ def run_digits(args: argparse.Namespace) -> int:
         print(f"nearest training digit: median {m['nn_median']:.1f} (held-out real digits: {m['nn_real_median']:.1f}), "
               f"ratio {m['nn_ratio']:.2f}; closer than 99% of real digits: {m['copies']:.1%}")
         estimate = "the batches' sliced distance" if config.loss == "sliced" else "critic's estimate"
-        print(f"{estimate} against the Frechet distance over {corr['points']} evaluations: "
-              f"Pearson {corr['pearson']:.2f}, Spearman {corr['spearman']:.2f}; from the estimate's peak "
-              f"(round {corr['peak_round']}) on: Spearman {corr['spearman_after_peak']:.2f}")
+        if corr["points"] < 3:  # a correlation needs three points; say so rather than print nan
+            print(f"{estimate} against the Frechet distance: {corr['points']} evaluation(s) after round 0, too few "
+                  f"to correlate (one every {config.eval_every} rounds)")
+        else:
+            print(f"{estimate} against the Frechet distance over {corr['points']} evaluations: "
+                  f"Pearson {corr['pearson']:.2f}, Spearman {corr['spearman']:.2f}; from the estimate's peak "
+                  f"(round {corr['peak_round']}) on: Spearman {corr['spearman_after_peak']:.2f}")
     return 0
 
 

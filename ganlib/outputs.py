@@ -48,6 +48,8 @@ def check_output(flag: str, path: str | None, suffix: str = "") -> None:
     """A one-line ValueError unless `path` (with `suffix` added if missing) can be written as a file."""
     if path is None:
         return
+    if not path.strip():
+        raise ValueError(f"{flag} needs a file name (got an empty one)")
     target = Path(path if path.endswith(suffix) else path + suffix)
     parent = target.parent
     if target.is_dir() or Path(path).is_dir():
@@ -94,8 +96,10 @@ def atomic_write(path: str, write: Callable[[IO[Any]], object], *, text: bool = 
     `text` opens the file for text (json.dump) instead of bytes (np.save, savefig). On any
     exception, KeyboardInterrupt included, the temporary file is removed and `path` is untouched.
     The new file gets the permissions of the one it replaces, else those of a newly created file.
+    A `path` that is a symbolic link is written through: the file it points to is replaced, the link stays.
     """
-    folder = os.path.dirname(os.path.abspath(path))
+    path = os.path.realpath(path)
+    folder = os.path.dirname(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "w" if text else "wb") as fh:

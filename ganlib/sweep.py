@@ -382,16 +382,24 @@ def _dask_client(dist: ModuleType, dask: ModuleType, workers: int | None, schedu
                 yield client
         return
     _check_reachable(dist, scheduler)
-    with dist.Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False) as client:
-        try:
-            client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
-        except TimeoutError:
-            raise OSError(f"--scheduler {scheduler}: no worker joined within {CONNECT_TIMEOUT} s; start one with "
-                          f"`dask worker {scheduler} --nthreads 1`") from None
-        info = client.scheduler_info(n_workers=-1)["workers"]
-        _check_worker_memory(largest, [(a, w["nthreads"], w.get("memory_limit") or 0) for a, w in info.items()],
-                             usable)
-        yield client
+    # A scheduler that goes away mid-sweep makes distributed's client log a long traceback before the sweep's
+    # own one-line message (which says what was kept): keep its logger to critical messages while we hold it.
+    client_log = logging.getLogger("distributed.client")
+    level = client_log.level
+    client_log.setLevel(logging.CRITICAL)
+    try:
+        with dist.Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False) as client:
+            try:
+                client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
+            except TimeoutError:
+                raise OSError(f"--scheduler {scheduler}: no worker joined within {CONNECT_TIMEOUT} s; start one "
+                              f"with `dask worker {scheduler} --nthreads 1`") from None
+            info = client.scheduler_info(n_workers=-1)["workers"]
+            _check_worker_memory(largest, [(a, w["nthreads"], w.get("memory_limit") or 0) for a, w in info.items()],
+                                 usable)
+            yield client
+    finally:
+        client_log.setLevel(level)
 
 
 def _run_on_dask(plan: list[SweepPass], workers: int | None, scheduler: str | None,

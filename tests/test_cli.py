@@ -696,3 +696,20 @@ def test_a_flow_flag_without_effect_is_one_warning_line(argv, line, capsys):
     assert capsys.readouterr().err == f"ganlib: warning: {line}\n"
     _flow_config_from(build_parser().parse_args(["flow", "--optimizer", "adam", "--beta1", "0.5"]))
     assert capsys.readouterr().err == ""
+
+
+def test_an_output_link_is_written_through_and_an_empty_name_refused(tmp_path) -> None:
+    from ganlib.outputs import atomic_write, check_output
+
+    real = tmp_path / "real.json"
+    real.write_text('{"old": 1}')
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    atomic_write(str(link), lambda fh: fh.write('{"new": 2}'), text=True)
+    # the link stays a link and the file it points to holds the new content
+    assert link.is_symlink() and json.loads(real.read_text()) == {"new": 2}
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    with pytest.raises(ValueError, match="^--json needs a file name"):
+        check_output("--json", "")
+    with pytest.raises(ValueError, match="^--json needs a file name"):
+        check_output("--json", "  ")

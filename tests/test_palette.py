@@ -121,6 +121,20 @@ def test_no_colour_in_ganlib_comes_from_outside_the_palette():
     assert {k: v for k, v in found.items() if v} == {}
 
 
+def test_no_colour_in_the_notebooks_comes_from_outside_the_palette():
+    # what scripts/notebook_colours.py lists: a colour written out in a code cell instead of taken from the palette
+    import json
+
+    notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert len(notebooks) >= 12
+    found = {}
+    for path in notebooks:
+        cells = json.loads(path.read_text())["cells"]
+        code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        found[path.name] = palette.colour_literals(code)
+    assert {k: v for k, v in found.items() if v} == {}
+
+
 def _artist_colours(fig) -> set[str]:
     """The colours of what the figure's code drew: lines, collections, patches, texts, titles, labels."""
     out: set[str] = set()

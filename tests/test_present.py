@@ -199,17 +199,17 @@ def test_a_panel_redraws_its_figure_while_its_section_is_presented(chromium_path
         headings, section, shown = _open_section_of(page, PANEL_NOTEBOOK, panel_cell)
         hidden = _hidden(page)
 
-        # Present: bring the panel on screen and set R1 gamma to 1 through the slider's readout.
-        slider = panel.locator(".widget-hslider:has(.widget-label:text-is('R1 gamma'))").first
+        # Present: bring the panel on screen and set R1 gamma to 1 through the value box beside its slider.
+        slider = panel.locator(".ganlib-typed:has(.widget-label:text-is('R1 gamma'))").first
         slider.scroll_into_view_if_needed()
         summary = panel.locator(".widget-html-content:has-text('distance from the equilibrium')").first
         before, line_before = _figures(panel), summary.inner_text()
         assert before, "the panel shows no figure"
-        readout = slider.locator(".widget-readout")
-        readout.click()
-        page.keyboard.press("Control+A")
-        page.keyboard.type("1")
-        page.keyboard.press("Enter")
+        box = slider.locator(".ganlib-entry input").first
+        box.click()
+        box.press("Control+A")
+        box.type("1")
+        box.press("Enter")
         _wait_until(page, lambda: _figures(panel) != before, 60, "the figure did not change while presenting")
         _wait_until(page, lambda: summary.inner_text() != line_before, 30, "the summary line did not change")
         _wait_until(page, lambda: status.inner_text().startswith("done in"), 60, "the panel's run did not finish")

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import importlib.util
 import io
 import json
 import os
@@ -65,20 +66,13 @@ PROGRESS_STEPS, PROGRESS_STEP_SECONDS = 40, 0.3
 MIN_BAR_PX = 200
 
 
-# Status messages whose parent is one of these do not set JupyterLab's kernel status (nor the server's
-# execution_state). jupyter_server's defaults (below) leave out the kernel-subshell requests that
-# JupyterLab >= 4.4 sends on the control channel when a widget's comm opens, and the comm messages
-# that then run on that subshell beside a running cell: each answers with its own busy and idle, so
-# the status bar read "Idle" while a training cell ran. The course's launcher passes the same list.
-SERVER_UNTRACKED = ["comm_info_request", "comm_info_reply", "kernel_info_request", "kernel_info_reply",
-                    "shutdown_request", "shutdown_reply", "interrupt_request", "interrupt_reply", "debug_request",
-                    "debug_reply", "stream", "display_data", "update_display_data", "execute_input",
-                    "execute_result", "error", "status", "clear_output", "debug_event", "input_request",
-                    "input_reply"]
-SUBSHELL_AND_COMM = ["create_subshell_request", "create_subshell_reply", "delete_subshell_request",
-                     "delete_subshell_reply", "list_subshell_request", "list_subshell_reply", "comm_open",
-                     "comm_msg", "comm_close"]
-KEEP_BUSY_FLAGS = [f"--MappingKernelManager.untracked_message_types={t}" for t in SERVER_UNTRACKED + SUBSHELL_AND_COMM]
+# JupyterLab starts with the flags the course's launcher passes (scripts/course_env.KEEP_BUSY_FLAGS: status
+# messages of kernel subshells and comms leave the kernel's status alone), so the "Busy" check below tests
+# what a reader's `python lab.py` runs.
+_spec = importlib.util.spec_from_file_location("course_env", ROOT / "scripts" / "course_env.py")
+course_env = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(course_env)  # type: ignore[union-attr]
+KEEP_BUSY_FLAGS = course_env.KEEP_BUSY_FLAGS
 
 
 def _chromium() -> str | None:
@@ -527,11 +521,13 @@ def test_a_long_cell_shows_a_wide_progress_bar_the_status_stays_busy_and_typed_v
 
 
 def test_the_course_launcher_passes_the_flags_that_keep_the_status_busy() -> None:
-    # The browser test starts JupyterLab with KEEP_BUSY_FLAGS; the reader's `python lab.py` must too.
-    import importlib.util
+    # jupyter_server's own untracked types, plus the kernel-subshell requests and comm messages that
+    # JupyterLab >= 4.4 sends beside a running cell (each answered with its own busy and idle).
+    from jupyter_server.services.kernels.kernelmanager import MappingKernelManager
 
-    spec = importlib.util.spec_from_file_location("course_env", ROOT / "scripts" / "course_env.py")
-    course_env = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(course_env)
+    prefix = "--MappingKernelManager.untracked_message_types="
     command = course_env.lab_command(ROOT / ".venv", [])
-    assert [a for a in command if a.startswith("--MappingKernelManager.untracked_message_types=")] == KEEP_BUSY_FLAGS
+    passed = [a.removeprefix(prefix) for a in command if a.startswith(prefix)]
+    assert set(MappingKernelManager().untracked_message_types) <= set(passed)
+    assert {"create_subshell_request", "create_subshell_reply", "comm_open", "comm_msg", "comm_close"} <= set(passed)
+    assert len(passed) == len(set(passed)) and [prefix + t for t in passed] == KEEP_BUSY_FLAGS

@@ -62,6 +62,50 @@ def readable(fig: Figure, pt: float = MIN_FONT_PT) -> Figure:
     return fig
 
 
+# Where a figure keeps its one-sentence text alternative (`with_alt`), for a panel to show and name it by.
+ALT_ATTR = "ganlib_alt"
+
+
+def with_alt(fig: Figure, text: str) -> Figure:
+    """Give `fig` its one-sentence text alternative (built from the figure's numbers); returns `fig`.
+
+    `widgets.Panel.show` shows it as the figure's caption line and names the image by it.
+    """
+    setattr(fig, ALT_ATTR, " ".join(str(text).split()))
+    return fig
+
+
+def alt_of(fig: Figure) -> str:
+    """The text alternative of `fig`: the one `with_alt` gave it, else one built from its panels' titles."""
+    text = getattr(fig, ALT_ATTR, "")
+    if text:
+        return text
+    titles = [t for ax in fig.axes if (t := " ".join(ax.get_title().split()))]
+    n = len([ax for ax in fig.axes if ax.get_visible() and ax.axison])
+    if not titles:
+        return f"a figure of {n} panel{'s' if n != 1 else ''} (no description given)"
+    return f"{n} panel{'s' if n != 1 else ''}: " + "; ".join(titles)
+
+
+def run_alt(trainer: Any, samples: np.ndarray) -> str:
+    """One sentence on a 1-D run in progress: its round, the first run's mean and std against the target's,
+    and the median W1 of its runs at the last evaluation (in target std)."""
+    target = trainer.target
+    first = samples[0][np.isfinite(samples[0])]
+    text = f"round {trainer.round}"
+    if first.size < 2:
+        text += f": seed {trainer.seeds[0]} has no finite values"
+    else:
+        text += (f": seed {trainer.seeds[0]}'s values mean {first.mean():.2f}, std {first.std():.2f} "
+                 f"(target {target.mean:.3g}, {target.std:.3g})")
+    w1 = np.asarray(trainer.history.w1, dtype=float)
+    if w1.ndim == 2 and w1.shape[1] and np.isfinite(w1[:, -1]).any():
+        runs = len(w1)
+        text += (f"; median W1 of {runs} run{'s' if runs != 1 else ''} {np.nanmedian(w1[:, -1]) / target.std:.2f} "
+                 f"target sd at round {int(trainer.history.eval_round[-1])}")
+    return text
+
+
 def to_png(fig: Figure, dpi: int = 80) -> bytes:
     """The figure as PNG bytes (modest dpi keeps notebooks small and redraws fast)."""
     buf = io.BytesIO()
@@ -335,6 +379,7 @@ def plot_w1_strip(
     success line, and `floor` draws a dashed reference line (e.g. the distance of a uniform with
     the right mean and std).
     """
+    own = ax is None
     fig, ax = _ax_or_new(ax, 6.5, 3.4)
     for i, values in enumerate(groups.values()):
         v = np.asarray(values, dtype=float)
@@ -355,7 +400,11 @@ def plot_w1_strip(
     ax.legend(fontsize=7, loc="upper center", ncol=2, framealpha=0.8)
     if title:
         ax.set_title(title, fontsize=10)
-    return fig
+    medians = "; ".join(f"{name} {np.median(np.asarray(v, dtype=float)):.2f} "
+                        f"({int((np.asarray(v, dtype=float) < SUCCESS_W1_FRACTION).sum())}/{len(v)} below "
+                        f"{SUCCESS_W1_FRACTION:g})" for name, v in groups.items())
+    # The sentence describes the whole figure only where the strip is the whole figure.
+    return with_alt(fig, f"W1 to the target of every run, in target sd, per group; medians: {medians}.") if own else fig
 
 
 def sample_panel_figure(trainer) -> Figure:
@@ -380,7 +429,8 @@ def sample_panel_figure(trainer) -> Figure:
     if trainer.round:
         plot_losses(trainer.history, ax=axes[0, 2], smooth=min(25, max(1, trainer.round // 4)),
                     references={"log 4 (D)": float(np.log(4)), "log 2 (G)": float(np.log(2))})
-    return fig
+    return with_alt(fig, f"G's samples against the target, its sorted outputs against the target's quantiles, "
+                         f"and the losses; {run_alt(trainer, samples)}.")
 
 
 def critic_panel_figure(trainer) -> Figure:
@@ -405,7 +455,9 @@ def critic_panel_figure(trainer) -> Figure:
                        ylabel="D(x)" if bce else "critic f(x) - its mean",
                        d_star=optimal_discriminator(grid, samples, trainer.target) if bce else None)
     plot_w1(trainer.history, trainer.target, ax=axes[0, 2])
-    return fig
+    what = "D(x) beside the best D*" if bce else "each critic f(x)"
+    return with_alt(fig, f"G's samples against the target, {what}, and W1 over the rounds; "
+                         f"{run_alt(trainer, samples)}.")
 
 
 def results_table_html(rows: Sequence[dict], columns: Sequence[str], floatfmt: str = "{:.3f}") -> str:
@@ -421,7 +473,7 @@ def results_table_html(rows: Sequence[dict], columns: Sequence[str], floatfmt: s
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-__all__ = ["new_figure", "to_png", "readable", "MIN_FONT_PT",
+__all__ = ["new_figure", "to_png", "readable", "MIN_FONT_PT", "with_alt", "alt_of", "run_alt", "ALT_ATTR",
            "plot_range", "plot_density", "plot_ideal_map", "plot_moments", "plot_w1",
            "plot_w1_strip", "sample_panel_figure", "critic_panel_figure",
            "plot_losses", "plot_gallery", "plot_discriminator", "results_table_html", "COLORS", "LABEL_COLORS",

@@ -64,6 +64,8 @@ LONG_LABEL = ("ten seeds of Dev Nag's setting, then the minimax loss with three 
               "with the recommended recipe")
 PROGRESS_STEPS, PROGRESS_STEP_SECONDS = 40, 0.3
 MIN_BAR_PX = 200
+# A third notebook of the fixture's: notebook 01's live dashboard alone, to work from the keyboard.
+KEYS_NOTEBOOK = "dashboard_keys.ipynb"
 
 
 # JupyterLab starts with the flags the course's launcher passes (scripts/course_env.KEEP_BUSY_FLAGS: status
@@ -178,11 +180,23 @@ def write_progress_notebook(path: Path) -> None:
     nbformat.write(nb, str(path))
 
 
+def write_keys_notebook(path: Path) -> None:
+    """A notebook of one cell, written for the test: notebook 01's live dashboard (one run, D sees values)."""
+    import nbformat
+
+    kernelspec = json.loads((ROOT / "notebooks" / NOTEBOOKS[0]).read_text())["metadata"]["kernelspec"]
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": kernelspec})
+    nb.cells = [nbformat.v4.new_code_cell("from ganlib import Config\nfrom ganlib.widgets import Dashboard\n\n"
+                                          "dash = Dashboard(Config(features='value', seeds=1))\ndash.widget")]
+    nbformat.write(nb, str(path))
+
+
 @pytest.fixture(scope="module")
 def lab_server(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("course")
     write_plane_notebook(root / PLANE_NOTEBOOK)
     write_progress_notebook(root / PROGRESS_NOTEBOOK)
+    write_keys_notebook(root / KEYS_NOTEBOOK)
     with start_lab(root, NOTEBOOKS) as server:
         yield server
 
@@ -434,6 +448,84 @@ def test_the_2d_dashboard_plays_at_20_redraws_per_second_with_its_arrows(chromiu
         assert re.search(r"\d of 8 modes covered · \d+% high quality", status.inner_text()), status.inner_text()
         assert "modes" in (canvas.get_attribute("aria-label") or "")
         assert rate["redraws_per_second"] >= MIN_REDRAWS_PER_SECOND, rate
+        browser.close()
+
+
+# A control announced by its role alone, with no name: "- slider" or '- textbox:' in an ARIA snapshot.
+_UNNAMED = re.compile(r"^\s*- (slider|textbox|button|checkbox|combobox|img)\s*(:.*)?$")
+
+
+def _focused(page) -> str:
+    """What has the keyboard's focus: its accessible label, else its text."""
+    return page.evaluate("() => { const e = document.activeElement;"
+                         " return (e.getAttribute('aria-label') || e.textContent || '').trim(); }")
+
+
+def _wait_for(page, what, timeout: float = 20.0) -> bool:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if what():
+            return True
+        page.wait_for_timeout(100)
+    return what()
+
+
+def test_the_dashboard_names_every_control_and_works_from_the_keyboard(chromium_path: str, lab_server) -> None:
+    # What a screen reader announces and what a keyboard reaches: every control of notebook 01's
+    # dashboard has a name, the canvas is a picture named by its numbers, and Play, Pause, a
+    # slider, its value box and the arrows checkbox all work with keys alone.
+    from playwright.sync_api import sync_playwright
+
+    base, token = lab_server
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_FLAGS)
+        page, errors = _open_and_run(browser, base, token, KEYS_NOTEBOOK, "keys")
+        dash = page.locator(".jp-OutputArea-output:has(canvas)").first
+        _wait_for(page, lambda: dash.get_by_role("slider", name="seed").count() == 1)
+        tree = dash.aria_snapshot()
+        (ARTIFACTS / "browser_dashboard_aria.txt").write_text(tree)
+        unnamed = [line for line in tree.splitlines() if _UNNAMED.match(line)]
+        assert not unnamed, "controls without a name:\n" + "\n".join(unnamed)
+        assert dash.get_by_role("slider").count() >= 8 and dash.get_by_role("textbox").count() >= 7, tree
+        canvas = dash.get_by_role("img")
+        assert re.match(r"round 0: G's values mean \d", canvas.get_attribute("aria-label") or ""), tree
+        status = dash.locator(".ganlib-status").first
+
+        def round_now() -> int:
+            return _round_of(status.inner_text())
+
+        # Play with Enter; Tab moves to Pause, which Space presses.
+        dash.get_by_role("button", name="Play").focus()
+        page.keyboard.press("Enter")
+        assert _wait_for(page, lambda: round_now() > 0), status.inner_text()
+        page.keyboard.press("Tab")
+        assert _focused(page) == "Pause"
+        page.keyboard.press("Space")
+        assert _wait_for(page, lambda: "paused" in status.inner_text()), status.inner_text()
+        paused_at = round_now()
+        page.wait_for_timeout(800)
+        assert round_now() == paused_at, "the run went on after Pause"
+        # The arrow key moves the seed slider by one; its box follows and the run starts again from round 0.
+        seed, seed_box = dash.get_by_role("slider", name="seed"), dash.get_by_role("textbox", name="seed: type a value")
+        seed.focus()
+        page.keyboard.press("ArrowRight")
+        assert _wait_for(page, lambda: seed_box.input_value() == "1"), seed_box.input_value()
+        assert _wait_for(page, lambda: round_now() == 0), status.inner_text()
+        # A value typed into the box, with Enter, moves the slider.
+        seed_box.focus()
+        page.keyboard.press("Control+A")
+        page.keyboard.type("7")
+        page.keyboard.press("Enter")
+        assert _wait_for(page, lambda: seed.get_attribute("aria-valuenow") in ("7", "7.00", "7.0")), \
+            seed.get_attribute("aria-valuenow")
+        # Space turns the arrows off: the picture's name says so.
+        arrows = dash.get_by_role("checkbox", name="gradient arrows")
+        arrows.focus()
+        page.keyboard.press("Space")
+        assert _wait_for(page, lambda: not arrows.is_checked())
+        assert _wait_for(page, lambda: "arrows:" not in (canvas.get_attribute("aria-label") or "")), \
+            canvas.get_attribute("aria-label")
+        assert not errors, f"errors in the page: {errors}"
         browser.close()
 
 

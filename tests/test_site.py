@@ -24,6 +24,7 @@ import importlib.util
 import inspect
 import math
 import os
+import re
 import shutil
 import sys
 import threading
@@ -53,6 +54,9 @@ def _load_script(name: str):
 
 build_site = _load_script("build_site")
 record_replay = _load_script("record_replay")
+_render_spec = importlib.util.spec_from_file_location("site_render", ROOT / "site" / "theme" / "render.py")
+render = importlib.util.module_from_spec(_render_spec)
+_render_spec.loader.exec_module(render)  # type: ignore[union-attr]
 
 
 def _missing(what: str) -> None:
@@ -84,6 +88,24 @@ def test_readme_overview_says_clearly_when_the_readme_changed_shape() -> None:
         build_site.readme_overview("# title\n\nA hands-on course\n")
     with pytest.raises(ValueError, match="A hands-on course"):
         build_site.readme_overview("# title\n\nsomething else\n\n## Set-up\n")
+
+
+def _cell(outputs: list[dict]) -> dict:
+    """A notebook cell as MyST's AST holds it: a block with its code and its outputs."""
+    return {"type": "block", "kind": "notebook-code", "children": [
+        {"type": "code", "value": "fig"},
+        {"type": "outputs", "children": [{"type": "output", "jupyter_data": o} for o in outputs]}]}
+
+
+def test_a_figures_alt_text_is_its_cells_caption_line(tmp_path: Path) -> None:
+    png = {"output_type": "execute_result", "data": {"image/png": "iVBORw0KGgo="}}
+    page = render.Page(render.Site("http://127.0.0.1:9", tmp_path), {}, "index")
+    captioned = page.node(_cell([{"output_type": "stream", "name": "stdout",
+                                  "text": "seeds 0-9: 7/10\nFigure: W1 of ten runs; median 0.08 sd.\n"}, png]))
+    assert 'alt="W1 of ten runs; median 0.08 sd."' in captioned
+    # A cell without a caption line says so in general words, and the next cell does not inherit a caption.
+    assert f'alt="{render.DEFAULT_ALT}"' in page.node(_cell([png]))
+    assert render.figure_caption(_cell([{"output_type": "stream", "text": ["Figure: a ", "b 1.\n"]}])) == "a b 1."
 
 
 def test_exercise_pages_give_every_hint_and_no_solution() -> None:
@@ -321,6 +343,10 @@ def test_every_page_loads_in_chromium_without_errors_with_its_figures_and_maths(
                 # Widgets are drawn, not shown as their Python repr.
                 text = "\n".join(page.locator(".cell .outputs").all_inner_texts())
                 assert "IntSlider(" not in text and "FloatLogSlider(" not in text and "VBox(" not in text, name
+                # Every figure, and every panel's last figure, is named by its caption line's numbers.
+                alts = page.eval_on_selector_all("img.output, img.w-image", "els => els.map(e => e.alt)")
+                problems += [f"{name}: a figure without its text alternative: alt={a!r}" for a in alts
+                             if a == render.DEFAULT_ALT or not re.search(r"\d", a)]
         # Every hint reads on its page as the notebook prints it (MyST's typographic quotes aside).
         for number in sorted(_exercised_notebooks()):
             page.goto(f"{server}/exercises.{number}.html", wait_until="load")

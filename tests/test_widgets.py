@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 from scipy import stats
 
-from ganlib import Config, Trainer, palette, train
+from ganlib import Config, Trainer, palette, plots, train
 from ganlib import widgets as gw
 from ganlib.distributions import ideal_generator
 from ganlib.flows import FlowConfig, FlowTrainer
@@ -166,6 +166,34 @@ def test_training_panel_trains_draws_and_retrains_when_code_sets_a_value() -> No
     assert panel.trainer.opt_d.lr == pytest.approx(1e-4)
     assert panel.progress.value == 1.0 and panel.status.value.startswith("done in")
     assert panel.cancel_button.disabled  # nothing to cancel
+
+
+def test_a_panels_figure_has_a_caption_line_and_a_name_built_from_the_runs_numbers() -> None:
+    panel = gw.training_panel(TINY.replace(features="value"), ["seed"], gw.dashboard_figure)
+    tr = panel.trainer
+    # The numbers of the sentence, computed here with numpy from the trainer's own samples and history.
+    first = tr.sample(2000)[0]
+    w1 = np.median(tr.history.w1[:, -1]) / tr.target.std
+    expected = (f"round {tr.round}: seed {tr.seeds[0]}'s values mean {first.mean():.2f}, std {first.std():.2f} "
+                f"(target 4, 1.25); median W1 of {TINY.seeds} runs {w1:.2f} target sd at round {tr.round}.")
+    assert panel.caption.value.startswith("Figure: Six panels: ") and panel.caption.value.endswith(expected)
+    assert panel.image.tooltip == panel.caption.value.removeprefix("Figure: ")
+    # A job's own sentence wins; a figure without one is named by its panels' titles.
+    fig, axes = plots.new_figure(1, 2)
+    axes[0, 0].set_title("left 1")
+    panel.show(fig)
+    assert panel.caption.value == "Figure: 2 panels: left 1"
+    panel.show(fig, alt="  two   panels,\n 3 runs ")
+    assert panel.caption.value == "Figure: two panels, 3 runs" and panel.image.tooltip == "two panels, 3 runs"
+
+
+def test_w1_strip_describes_each_groups_median_only_when_it_is_the_whole_figure() -> None:
+    fig = plots.plot_w1_strip({"minimax": [0.05, 0.3, 2.0], "recipe": [0.01, 0.02]})
+    assert plots.alt_of(fig) == ("W1 to the target of every run, in target sd, per group; medians: "
+                                 "minimax 0.30 (1/3 below 0.1); recipe 0.01 (2/2 below 0.1).")
+    whole, axes = plots.new_figure(1, 2)
+    plots.plot_w1_strip({"a": [1.0]}, ax=axes[0, 0])
+    assert plots.alt_of(whole) == "a figure of 2 panels (no description given)"
 
 
 def test_a_failing_job_shows_a_message_and_the_panel_stays_usable() -> None:

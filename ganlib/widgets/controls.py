@@ -13,6 +13,7 @@ from ganlib.config import ACTIVATIONS, FEATURES, GP_SIDES, LOSSES, NOISES, OPTIM
 from ganlib.flows import SAMPLERS, FlowConfig
 from ganlib.palette import COLORS
 from ganlib.train import Trainer
+from ganlib.widgets.names import ControlNames
 
 # 300 px per control with a 100 px description: three fit side by side in a notebook at 1366 px
 # with the file browser open, and the readout (".1e" of a log slider) is never cut off.
@@ -182,7 +183,8 @@ def control_grid(controls: list[W.Widget], on_refused: Callable[[str], None] | N
             items.append(c)
     for m in messages:
         m.layout.grid_column = "1 / -1"  # a whole row of the grid
-    return W.GridBox(items + (messages if on_refused is None else []),
+    # Invisible: names the sliders and value boxes for screen readers (ipywidgets leaves them unnamed).
+    return W.GridBox(items + (messages if on_refused is None else []) + [ControlNames()],
                      layout=W.Layout(grid_template_columns=f"repeat(auto-fill, {CONTROL_WIDTH + 8}px)",
                                      grid_gap="2px 0px"))
 

@@ -180,6 +180,9 @@ class Panel:
         self.image = W.Image(format="png", layout=W.Layout(max_width="100%", max_height=f"{self.figure_size[1]:.0f}px",
                                                            object_fit="contain"))
         self.html = W.HTML(value="")
+        # The figure's text alternative, as a caption line under it (the image is named by it too).
+        self.caption = W.Label(value="")
+        self.caption.add_class("ganlib-caption")
         self.trainer: Trainer | None = None
         self.redraws = 0
         self.runs = 0
@@ -206,7 +209,7 @@ class Panel:
                             on_refused=lambda text: self.notify(text, "error"))
         self.widget = W.VBox([*header, grid,
                               W.HBox([self.button, self.cancel_button, self.progress, self.status]), self.message,
-                              self._figure_box, self.html])
+                              self._figure_box, self.caption, self.html])
 
     # --- what a job calls ---
     def current_config(self) -> Config:
@@ -219,18 +222,23 @@ class Panel:
         if run is not None and run.cancelled.is_set():
             raise RunCancelled
 
-    def show(self, fig: Figure, dpi: int | None = None, *, quick: bool = False) -> None:
+    def show(self, fig: Figure, dpi: int | None = None, *, quick: bool = False, alt: str | None = None) -> None:
         """Draw `fig` in the panel's image (at `dpi` if given, else sized to fit, text >= 10 px).
 
         `quick` reuses the layout of an earlier figure of the same shape (for redraws during a run).
+        `alt` is the figure's one-sentence text alternative (default: the one `plots.with_alt` gave it,
+        else one from its panels' titles): shown as the caption line under the figure, and the image's name.
         """
         self.check_cancelled()
+        text = " ".join(alt.split()) if alt is not None else plots.alt_of(fig)
         if dpi is None:
             png = readable_png(fig, *self.figure_size, layouts=self._layouts, reuse_layout=quick)
         else:
             png = plots.to_png(fig, dpi)
         self.check_cancelled()
         self.image.value = png
+        self.image.tooltip = text or None
+        self.caption.value = f"Figure: {text}" if text else ""
         # The box keeps the height of the latest figure: no gap around a short one, no jump between redraws.
         self._figure_box.layout.min_height = f"{png_size(png)[1]}px"
         self.redraws += 1
@@ -547,7 +555,8 @@ def dashboard_figure(trainer: Trainer, n_samples: int = 2000) -> Figure:
     ax.set_ylabel("W1 / target std")
     ax.legend(fontsize=8)
     ax.set_title("W1 to the target", fontsize=10)
-    return fig
+    return plots.with_alt(fig, "Six panels: G's samples against the target, D, G's map, the losses, the mean and std, "
+                               f"and W1 over the rounds; {plots.run_alt(trainer, samples)}.")
 
 
 def flow_figure(trainer: FlowTrainer, n_samples: int = 2000) -> Figure:
@@ -578,7 +587,8 @@ def flow_figure(trainer: FlowTrainer, n_samples: int = 2000) -> Figure:
     ax.set_ylabel("W1 / target std")
     ax.legend(fontsize=9)
     ax.set_title("W1 to the target", fontsize=10)
-    return fig
+    return plots.with_alt(fig, "The flow's samples against the target, its maps against the ideal map, and W1 over "
+                               f"the rounds; {plots.run_alt(trainer, samples)}.")
 
 
 __all__ = ["Panel", "RunCancelled", "training_panel", "train_progressively", "summary_html", "dashboard_figure",

@@ -38,6 +38,28 @@ except ImportError:  # pragma: no cover - the site extra installs the runtime se
     highlight = None
 
 
+# The alt text of a figure whose cell prints no caption line.
+DEFAULT_ALT = "a figure drawn by the cell above"
+CAPTION = "Figure: "
+
+
+def figure_caption(block: dict) -> str:
+    """The last caption line ("Figure: ...") a notebook cell printed, without its prefix ('' if none)."""
+    found = ""
+    stack = list(block.get("children") or [])
+    while stack:
+        node = stack.pop(0)
+        out = node.get("jupyter_data") or {}
+        if out.get("output_type") == "stream":
+            text = out.get("text", "")
+            text = "".join(text) if isinstance(text, list) else str(text)
+            for line in text.splitlines():
+                if line.startswith(CAPTION):
+                    found = line[len(CAPTION):].strip()
+        stack.extend(node.get("children") or [])
+    return found
+
+
 def esc(text: object) -> str:
     return html.escape(str(text), quote=True)
 
@@ -81,6 +103,7 @@ class Page:
     def __init__(self, site: Site, data: dict, index: str) -> None:
         self.site = site
         self.index = index
+        self.alt = DEFAULT_ALT
         state = (data.get("widgets") or {}).get(WIDGET_STATE, {})
         self.widgets: dict = state.get("state", {})
 
@@ -183,7 +206,10 @@ class Page:
         if node.get("kind") != "notebook-code":
             return f"<section>{self.children(node)}</section>\n"
         code = "".join(self.node(c) for c in node.get("children", []) if c.get("type") == "code")
+        # A figure's text alternative is the cell's caption line ("Figure: ..."), printed beside it.
+        self.alt = figure_caption(node) or DEFAULT_ALT
         outputs = "".join(self.node(c) for c in node.get("children", []) if c.get("type") == "outputs")
+        self.alt = DEFAULT_ALT
         if (data.get("jupyter") or {}).get("source_hidden"):
             code = ('<details class="hidden-source"><summary>check cell (collapsed in the notebook)</summary>'
                     f"{code}</details>")
@@ -222,7 +248,7 @@ class Page:
                 src = self.site.asset(item["path"]) if isinstance(item, dict) and item.get("path") else ""
                 if not src:
                     src = f"data:{mime};base64,{content(mime)}"
-                return f'<img class="output" src="{esc(src)}" alt="a figure drawn by the cell above">\n'
+                return f'<img class="output" src="{esc(src)}" alt="{esc(self.alt)}">\n'
         if "text/plain" in data:
             return f'<pre class="output">{esc(ANSI.sub("", content("text/plain")))}</pre>\n'
         return ""
@@ -279,7 +305,8 @@ class Page:
                         fmt = s.get("format", "png")
                         name = f"widget-{model_id.removeprefix('IPY_MODEL_')}.{fmt}"
                         (self.site.assets / name).write_bytes(raw)
-                        return f'<img class="w-image" src="build/{esc(name)}" alt="the figure this panel last drew">'
+                        alt = s.get("tooltip") or "the figure this panel last drew"
+                        return f'<img class="w-image" src="build/{esc(name)}" alt="{esc(alt)}">'
             return ""
         if name == "OutputModel":
             return "".join(self.output(o) for o in s.get("outputs", []))

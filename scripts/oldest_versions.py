@@ -4,15 +4,15 @@
     python scripts/oldest_versions.py -x -k threads
 
 Installs into `.venv-oldest` (beside `.venv`, made with the Python that runs this script) the set of
-constraints/oldest.txt, pyproject.toml's lower bounds: torch first, then ganlib with its dev extra
-held to that set, exactly as the course's set-up does with the known-good set (the test tooling
-itself is not held back). Checks that pip installed those versions, then runs the unit and widget
-tests (tests/, not the notebooks, not the browser test) with two workers; arguments go to pytest.
-On Linux without an NVIDIA GPU the old torch comes from PyTorch's CPU index where it can be reached;
-where not (as on the project's CI machine), from PyPI: a CUDA build, about 2.5 GB to download.
+constraints/oldest.txt, pyproject.toml's lower bounds: torch first, then ganlib held to that set,
+exactly as the course's set-up does with the known-good set, then the test tools the unit tests need
+(the dev extra without the linter, the browser driver and the website's builder; the tools
+themselves are not held back). Checks that pip installed those versions, then runs the unit and
+widget tests (tests/, not the notebooks, the browser or the website) with two workers; arguments go
+to pytest. On Linux without an NVIDIA GPU the old torch comes from PyTorch's CPU index where it can
+be reached; where not (as on the project's CI machine), from PyPI: a CUDA build, about 2.5 GB.
 
-Not part of .ci/run: on the project's 2-core machine, under other jobs' load (about 8), installing torch
-2.4.0 took 8 min 36 s and the tests 25 min 22 s, more than CI's 25-minute budget holds beside ./test.sh.
+Part of .ci/run, after ./test.sh (the README gives its time).
 """
 
 from __future__ import annotations
@@ -20,12 +20,17 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OLDEST = ROOT / "constraints" / "oldest.txt"
+# Dev tools the unit tests do not use: the linter, the browser driver, the website's builder (their
+# tests, tests/test_browser.py, test_present.py and test_site.py, run on the known-good set).
+NOT_FOR_UNIT_TESTS = {"ruff", "playwright", "jupyter-book"}
+IGNORED_TESTS = ["tests/test_browser.py", "tests/test_present.py", "tests/test_site.py"]
 _spec = importlib.util.spec_from_file_location("course_env", ROOT / "scripts" / "course_env.py")
 ce = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(ce)  # type: ignore[union-attr]
@@ -36,6 +41,16 @@ def pinned(path: Path = OLDEST) -> dict[str, str]:
     torch_pin, others = ce.read_known_good(path)
     pins = dict(line.split(";")[0].replace(" ", "").split("==") for line in [torch_pin, *others])
     return {name.lower(): version for name, version in pins.items()}
+
+
+def unit_test_tools(pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
+    """The dev extra's requirements that the unit and widget tests need (pyproject.toml's own strings)."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    dev = tomllib.loads(pyproject.read_text())["project"]["optional-dependencies"]["dev"]
+    return [r for r in dev if re.split(r"[\s<>=!~;\[]", r, maxsplit=1)[0].lower() not in NOT_FOR_UNIT_TESTS]
 
 
 def installed_versions(py: Path, names: list[str]) -> dict[str, str]:
@@ -57,9 +72,14 @@ def main(args: list[str]) -> int:
         py = ce.ensure_venv(venv, [sys.executable])
         stamp = venv / ".ganlib-installed"
         digest = ce.install_digest([ROOT / "pyproject.toml", OLDEST])
-        if ce.extras_to_install(ce.read_stamp(stamp), digest, ["dev"]) is not None:
-            ce.install(py, ["dev"], venv, known_good=OLDEST)
-            stamp.write_text(json.dumps({"digest": digest, "extras": ["dev"]}))
+        if ce.extras_to_install(ce.read_stamp(stamp), digest, ["unit"]) is not None:
+            ce.install(py, [], venv, known_good=OLDEST)
+            tools = unit_test_tools()
+            print(f"Installing the unit tests' tools: {', '.join(tools)} ...", flush=True)
+            # Held to the oldest set where it pins them (scipy); the tools themselves are not held back.
+            ce.run([str(py), "-m", "pip", "install", "--disable-pip-version-check", "--quiet",
+                    "-c", str(venv / "constraints-without-torch.txt"), *tools])
+            stamp.write_text(json.dumps({"digest": digest, "extras": ["unit"]}))
     except RuntimeError as exc:
         print(f"oldest versions: {exc}", file=sys.stderr)
         return 1
@@ -76,8 +96,9 @@ def main(args: list[str]) -> int:
     # Left out: the test of a Dask worker killed for memory gives its worker 0.45 GB, whose pause threshold
     # (0.36 GB) PyPI's CUDA build of torch 2.4 passes at import (0.40 GB measured): the worker pauses before
     # the pass instead of dying during it, and the sweep waits. It tests the sweep, not a version.
+    ignored = [f"--ignore={t}" for t in IGNORED_TESTS]
     return subprocess.call([str(py), "-m", "pytest", "-n", "2", "-p", "no:cacheprovider", "-rf", "tests",
-                            "--ignore=tests/test_browser.py", "--deselect",
+                            *ignored, "--deselect",
                             "tests/test_sweep.py::test_a_worker_killed_for_memory_is_one_line", *args], env=env)
 
 

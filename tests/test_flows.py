@@ -153,8 +153,8 @@ def test_loss_floor_of_the_two_mode_target_against_quadrature():
         sd = math.sqrt((1 - t) ** 2 + t**2 * WIDTH**2)
         p = 0.5 * stats.norm.pdf(x, -t * SEP, sd) + 0.5 * stats.norm.pdf(x, t * SEP, sd)
         u2 = exact_velocity(torch.from_numpy(x), float(t), target).numpy() ** 2
-        eu2 += wt * np.trapezoid(u2 * p, x)
-        eu4 += wt * np.trapezoid(u2**2 * p, x)
+        eu2 += wt * quad_.trapezoid(u2 * p, x)
+        eu4 += wt * quad_.trapezoid(u2**2 * p, x)
     n = 1_000_000
     # The standard error of mean(u^2) over n draws is sqrt(E u^4 - (E u^2)^2 / n); five of them.
     se = math.sqrt((eu4 - eu2**2) / n)

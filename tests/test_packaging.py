@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import sys
 from pathlib import Path
@@ -85,6 +86,22 @@ def test_pyproject_states_ranges_and_the_lower_bounds_are_the_oldest_set_ci_test
     assert {"torch", "numpy", "matplotlib", "ipywidgets", "scikit-learn", "anywidget"} <= set(oldest)
     for name, version in oldest.items():
         assert _same_version(bounds[name], version), f"{name}: pyproject says >={bounds[name]}, CI tests {version}"
+
+
+def test_ci_runs_the_oldest_versions_job_with_the_tools_the_unit_tests_need() -> None:
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert ci.index("./test.sh") < ci.index("scripts/oldest_versions.py")
+    spec = importlib.util.spec_from_file_location("oldest_versions", ROOT / "scripts" / "oldest_versions.py")
+    oldest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(oldest)
+    tools = [_name(r) for r in oldest.unit_test_tools()]
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    dev = [_name(r) for r in extras["dev"]]
+    # Every dev tool but the linter, the browser driver and the site builder, whose tests the job leaves out.
+    assert sorted(set(dev) - set(tools)) == ["jupyter-book", "playwright", "ruff"]
+    assert {"pytest", "pytest-xdist", "scipy", "colorspacious", "dask", "distributed"} <= set(tools)
+    for left_out in oldest.IGNORED_TESTS:
+        assert (ROOT / left_out).exists(), left_out
 
 
 def test_the_known_good_set_lies_in_the_ranges() -> None:

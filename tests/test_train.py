@@ -1100,7 +1100,7 @@ def test_one_sgd_step_with_r1_differs_from_none_by_minus_lr_times_the_hand_r1_gr
         want = _hand_r1_grads([p[k] for p in d0], c.d_activations, inputs[k], gamma)
         for p, q, g in zip(r1.D.params, plain.D.params, want):
             # float64: both runs round theta0 - lr g_L (|theta| < 1) alike, and lr g_R1 to 1 ulp of |theta|: 1e-15.
-            np.testing.assert_allclose((p[k] - q[k]).detach().numpy(), -c.d_lr * g.numpy(), rtol=0, atol=1e-15)
+            np.testing.assert_allclose((p[k] - q[k]).detach().numpy(), -c.d_lr * g.detach().numpy(), rtol=0, atol=1e-15)
         # The change R1 makes is a thousand times the tolerance at least, even at gamma 1e-6: the check sees it.
         assert c.d_lr * max(float(g.abs().max()) for g in want) > 1e3 * 1e-15
 

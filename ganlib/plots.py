@@ -87,22 +87,22 @@ def alt_of(fig: Figure) -> str:
     return f"{n} panel{'s' if n != 1 else ''}: " + "; ".join(titles)
 
 
-def run_alt(trainer: Any, samples: np.ndarray) -> str:
-    """One sentence on a 1-D run in progress: its round, the first run's mean and std against the target's,
-    and the median W1 of its runs at the last evaluation (in target std)."""
+def run_alt(trainer: Any, samples: np.ndarray, run: int = 0, unit: str = "round") -> str:
+    """One sentence on a 1-D run in progress: its round (or `unit`), run `run`'s mean and std against the
+    target's, and the median W1 of its runs at the last evaluation (in target std)."""
     target = trainer.target
-    first = samples[0][np.isfinite(samples[0])]
-    text = f"round {trainer.round}"
-    if first.size < 2:
-        text += f": seed {trainer.seeds[0]} has no finite values"
+    values = samples[run][np.isfinite(samples[run])]
+    text = f"{unit} {trainer.round}"
+    if values.size < 2:
+        text += f": seed {trainer.seeds[run]} has no finite values"
     else:
-        text += (f": seed {trainer.seeds[0]}'s values mean {first.mean():.2f}, std {first.std():.2f} "
-                 f"(target {target.mean:.3g}, {target.std:.3g})")
+        text += (f": seed {trainer.seeds[run]}'s values mean {values.mean():.2f}, std {values.std():.2f} "
+                 f"(target mean {target.mean:.3g}, std {target.std:.3g})")
     w1 = np.asarray(trainer.history.w1, dtype=float)
     if w1.ndim == 2 and w1.shape[1] and np.isfinite(w1[:, -1]).any():
         runs = len(w1)
         text += (f"; median W1 of {runs} run{'s' if runs != 1 else ''} {np.nanmedian(w1[:, -1]) / target.std:.2f} "
-                 f"target sd at round {int(trainer.history.eval_round[-1])}")
+                 f"target sd at {unit} {int(trainer.history.eval_round[-1])}")
     return text
 
 
@@ -404,7 +404,9 @@ def plot_w1_strip(
                         f"({int((np.asarray(v, dtype=float) < SUCCESS_W1_FRACTION).sum())}/{len(v)} below "
                         f"{SUCCESS_W1_FRACTION:g})" for name, v in groups.items())
     # The sentence describes the whole figure only where the strip is the whole figure.
-    return with_alt(fig, f"W1 to the target of every run, in target sd, per group; medians: {medians}.") if own else fig
+    heading = f"{title}: " if title else ""
+    return with_alt(fig, f"{heading}W1 to the target of every run, in target sd, per group; medians: {medians}.") \
+        if own else fig
 
 
 def sample_panel_figure(trainer) -> Figure:
@@ -429,8 +431,9 @@ def sample_panel_figure(trainer) -> Figure:
     if trainer.round:
         plot_losses(trainer.history, ax=axes[0, 2], smooth=min(25, max(1, trainer.round // 4)),
                     references={"log 4 (D)": float(np.log(4)), "log 2 (G)": float(np.log(2))})
-    return with_alt(fig, f"G's samples against the target, its sorted outputs against the target's quantiles, "
-                         f"and the losses; {run_alt(trainer, samples)}.")
+    losses = ", and the losses" if trainer.round else ""
+    return with_alt(fig, f"G's samples against the target and its sorted outputs against the target's quantiles"
+                         f"{losses}; {run_alt(trainer, samples)}.")
 
 
 def critic_panel_figure(trainer) -> Figure:

@@ -169,14 +169,18 @@ def test_training_panel_trains_draws_and_retrains_when_code_sets_a_value() -> No
 
 
 def test_a_panels_figure_has_a_caption_line_and_a_name_built_from_the_runs_numbers() -> None:
-    panel = gw.training_panel(TINY.replace(features="value"), ["seed"], gw.dashboard_figure)
+    panel = gw.training_panel(TINY.replace(features="value"), ["seed", "features"], gw.dashboard_figure)
     tr = panel.trainer
     # The numbers of the sentence, computed here with numpy from the trainer's own samples and history.
     first = tr.sample(2000)[0]
     w1 = np.median(tr.history.w1[:, -1]) / tr.target.std
     expected = (f"round {tr.round}: seed {tr.seeds[0]}'s values mean {first.mean():.2f}, std {first.std():.2f} "
-                f"(target 4, 1.25); median W1 of {TINY.seeds} runs {w1:.2f} target sd at round {tr.round}.")
-    assert panel.caption.value.startswith("Figure: Six panels: ") and panel.caption.value.endswith(expected)
+                f"(target mean 4, std 1.25); median W1 of {TINY.seeds} runs {w1:.2f} target sd at round {tr.round}.")
+    assert panel.caption.value.startswith("Figure: Six panels: G's samples against the target, D(x) beside the best D*")
+    assert panel.caption.value.endswith(expected)
+    # D sees whole batches: the second panel is G's sorted sample, and the sentence says so.
+    panel.controls["features"].value = "sorted"
+    assert "G's sorted sample against the target's quantiles" in panel.caption.value
     assert panel.image.tooltip == panel.caption.value.removeprefix("Figure: ")
     # A job's own sentence wins; a figure without one is named by its panels' titles.
     fig, axes = plots.new_figure(1, 2)

@@ -492,9 +492,11 @@ def dashboard_figure(trainer: Trainer, n_samples: int = 2000) -> Figure:
     finite = np.isfinite(samples).all(1)
     shown = samples[finite] if finite.any() else samples
     first = shown[0] if len(shown) else None
+    # The run drawn: the first whose values are all finite (seed 0's unless it diverged).
+    drawn = int(np.flatnonzero(finite)[0]) if finite.any() else 0
     lo, hi = plots.plot_range(target, None, 4.0)
     plots.plot_density(target, first, ax=axes[0, 0], xlim=(lo, hi),
-                       title=f"round {trainer.round}: G's samples (seed {trainer.seeds[0]})")
+                       title=f"round {trainer.round}: G's samples (seed {trainer.seeds[drawn]})")
     ax = axes[0, 1]
     if trainer.features.per_value:
         xs = np.linspace(lo, hi, 200)
@@ -532,7 +534,8 @@ def dashboard_figure(trainer: Trainer, n_samples: int = 2000) -> Figure:
         ax.set_ylabel("quantile")
         ax.legend(fontsize=8)
         ax.set_title(f"D sees '{trainer.config.features}': quantiles", fontsize=10)
-    if trainer.config.generator == "per_value" and trainer.config.noise_dim == 1:
+    drawn_map = trainer.config.generator == "per_value" and trainer.config.noise_dim == 1
+    if drawn_map:
         z = plots._noise_grid(trainer.noise)
         plots.plot_ideal_map(target, trainer.noise, trainer.generator_map(z), z, ax=axes[0, 2])
         axes[0, 2].set_title("G's map against both ideal maps", fontsize=10)
@@ -555,8 +558,14 @@ def dashboard_figure(trainer: Trainer, n_samples: int = 2000) -> Figure:
     ax.set_ylabel("W1 / target std")
     ax.legend(fontsize=8)
     ax.set_title("W1 to the target", fontsize=10)
-    return plots.with_alt(fig, "Six panels: G's samples against the target, D, G's map, the losses, the mean and std, "
-                               f"and W1 over the rounds; {plots.run_alt(trainer, samples)}.")
+    if trainer.features.per_value:
+        second = "D(x) beside the best D*" if trainer.config.loss == "bce" else "the critic f(x) beside D*"
+    else:
+        second = "G's sorted sample against the target's quantiles"
+    panels = f"{'Six' if drawn_map else 'Five'} panels: G's samples against the target, {second}, " + (
+        "G's map against both ideal maps, " if drawn_map else "")
+    return plots.with_alt(fig, f"{panels}the losses, the mean and std, and W1 over the rounds; "
+                               f"{plots.run_alt(trainer, samples, run=drawn)}.")
 
 
 def flow_figure(trainer: FlowTrainer, n_samples: int = 2000) -> Figure:
@@ -588,7 +597,7 @@ def flow_figure(trainer: FlowTrainer, n_samples: int = 2000) -> Figure:
     ax.legend(fontsize=9)
     ax.set_title("W1 to the target", fontsize=10)
     return plots.with_alt(fig, "The flow's samples against the target, its maps against the ideal map, and W1 over "
-                               f"the rounds; {plots.run_alt(trainer, samples)}.")
+                               f"the updates; {plots.run_alt(trainer, samples, unit='update')}.")
 
 
 __all__ = ["Panel", "RunCancelled", "training_panel", "train_progressively", "summary_html", "dashboard_figure",

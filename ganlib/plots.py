@@ -372,8 +372,11 @@ def plot_w1_strip(
     title: str | None = None,
     floor: float | None = None,
     floor_label: str = "",
+    group: str = "group",
 ) -> Figure:
     """W1 of every run (in target std) per group as a strip of points, with each group's median.
+
+    `group` names what a group is in the figure's text alternative ("D input": "... per D input; medians: ...").
 
     Points are spread sideways a little so that equal values stay visible; the dotted line is the
     success line, and `floor` draws a dashed reference line (e.g. the distance of a uniform with
@@ -405,7 +408,7 @@ def plot_w1_strip(
                         f"{SUCCESS_W1_FRACTION:g})" for name, v in groups.items())
     # The sentence describes the whole figure only where the strip is the whole figure.
     heading = f"{title}: " if title else ""
-    return with_alt(fig, f"{heading}W1 to the target of every run, in target sd, per group; medians: {medians}.") \
+    return with_alt(fig, f"{heading}W1 to the target of every run, in target sd, per {group}; medians: {medians}.") \
         if own else fig
 
 

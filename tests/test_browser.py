@@ -406,6 +406,12 @@ def test_notebook_runs_its_panel_redraws_and_its_dashboard_plays_at_20_redraws_p
         while time.time() < deadline and not status.inner_text().startswith("done in"):
             page.wait_for_timeout(250)
         assert status.inner_text().startswith("done in"), status.inner_text()
+        # The figure's alt text is the caption line under it: the new run's sentence, seed 5's numbers.
+        caption = panel.locator(".ganlib-caption").first
+        image = panel.locator(".widget-image").first
+        assert _wait_for(page, lambda: "seed 5's values" in caption.inner_text()), caption.inner_text()
+        assert _wait_for(page, lambda: image.get_attribute("alt") == caption.inner_text().removeprefix("Figure: ")), \
+            (image.get_attribute("alt"), caption.inner_text())
         page.screenshot(path=str(ARTIFACTS / f"browser_{stem}_panel_after_release.png"))
         # Run, then Cancel: the run stops and says so.
         panel.locator("button:has-text('Run')").first.click()

@@ -18,6 +18,7 @@ the browser share the machine's two cores with nothing else then.
 
 from __future__ import annotations
 
+import base64
 import functools
 import html.parser
 import importlib.util
@@ -106,6 +107,21 @@ def test_a_figures_alt_text_is_its_cells_caption_line(tmp_path: Path) -> None:
     # A cell without a caption line says so in general words, and the next cell does not inherit a caption.
     assert f'alt="{render.DEFAULT_ALT}"' in page.node(_cell([png]))
     assert render.figure_caption(_cell([{"output_type": "stream", "text": ["Figure: a ", "b 1.\n"]}])) == "a b 1."
+
+
+def test_a_panels_figure_takes_its_caption_line_as_alt_text(tmp_path: Path) -> None:
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n").decode()
+    state = {"img": {"model_name": "ImageModel", "state": {"format": "png"},
+                     "buffers": [{"path": ["value"], "data": png, "encoding": "base64"}]},
+             "box": {"model_name": "BoxModel", "state": {"children": ["IPY_MODEL_img"]}},
+             "cap": {"model_name": "LabelModel", "state": {"value": "Figure: round 300: W1 0.05 sd."}},
+             "panel": {"model_name": "VBoxModel", "state": {"children": ["IPY_MODEL_box", "IPY_MODEL_cap"]}},
+             "bare": {"model_name": "VBoxModel", "state": {"children": ["IPY_MODEL_box"]}}}
+    data = {"widgets": {render.WIDGET_STATE: {"state": state}}}
+    page = render.Page(render.Site("http://127.0.0.1:9", tmp_path), data, "index")
+    assert 'alt="round 300: W1 0.05 sd."' in page.widget("IPY_MODEL_panel")
+    # Outside the panel's box the caption does not apply.
+    assert 'alt="the figure this panel last drew"' in page.widget("IPY_MODEL_bare")
 
 
 def test_exercise_pages_give_every_hint_and_no_solution() -> None:

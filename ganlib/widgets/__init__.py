@@ -11,11 +11,13 @@ message in the widget and the widget stays usable.
 - `dashboard`: `Dashboard`, Play/Pause/Step/Reset, drawn in the browser by `live_plot.LivePlot`.
 - `plane_dashboard`: `PlaneDashboard`, the same for the 2-D targets (D's surface, G's points and their push).
 - `progress`: `progress(total, description)` for slow cells.
+- `names`: `ControlNames`, which names sliders, value boxes and panel figures for screen readers.
 """
 
 from ganlib.widgets.controls import FIELD_SPECS, FieldSpec, config_with, divergence_message, make_control
 from ganlib.widgets.dashboard import ALL_DIVERGED, N_ARROWS, Dashboard, DashboardFrames, describe_frame, push_summary
 from ganlib.widgets.live_plot import LivePlot
+from ganlib.widgets.names import ControlNames
 from ganlib.widgets.panel import (
     Panel,
     RunCancelled,
@@ -32,4 +34,4 @@ from ganlib.widgets.progress import Progress, progress
 __all__ = ["FieldSpec", "FIELD_SPECS", "make_control", "config_with", "Panel", "RunCancelled", "training_panel",
            "train_progressively", "flow_figure", "summary_html", "divergence_message", "Dashboard", "DashboardFrames",
            "dashboard_figure", "LivePlot", "readable_png", "Progress", "progress", "ALL_DIVERGED", "N_ARROWS",
-           "describe_frame", "push_summary", "PlaneDashboard", "PlaneFrames", "describe_plane_frame"]
+           "describe_frame", "push_summary", "PlaneDashboard", "PlaneFrames", "describe_plane_frame", "ControlNames"]

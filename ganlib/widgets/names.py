@@ -1,4 +1,4 @@
-"""Accessible names for a grid of controls: what a screen reader says for each slider and value box.
+"""Accessible names for a grid of controls and a panel's figure: what a screen reader says for each.
 
 ipywidgets ties a dropdown's or a checkbox's description to it (a `<label for=...>`), but not a
 slider's: its handle (role "slider", moved with the arrow keys) and the box beside it where a value
@@ -6,7 +6,10 @@ is typed (`controls.SliderEntry`) are announced as "slider" and "edit text" with
 offers no trait for an ARIA attribute, so `ControlNames`, an invisible anywidget placed in the grid
 by `controls.control_grid`, sets them in the browser: each slider's handle, and its readout where it
 has one, is named by the slider's description ("seed"), its value box by the description and what
-the box is for ("seed: type a value"). A MutationObserver names controls that are drawn again later.
+the box is for ("seed: type a value"). In a panel (`Panel` puts one in its box too), the figure's image
+gets the caption line under it as its alt text; ipywidgets' own way, an Image's `tooltip`, breaks the
+image's view (ipywidgets 8 reads a description that an Image does not have). A MutationObserver names
+controls drawn again later and follows the caption as it changes.
 """
 
 from __future__ import annotations
@@ -32,6 +35,13 @@ const name = (root) => {
       box.setAttribute("aria-label", `${text}: type a value`);
     }
   }
+  // A panel's figure: its alt text is the caption line under it ("Figure: ..." without the prefix).
+  for (const caption of root.querySelectorAll(":scope > .ganlib-caption")) {
+    let figure = caption.previousElementSibling;
+    const img = figure ? figure.querySelector("img.widget-image, .widget-image img, img") : null;
+    const alt = caption.textContent.trim().replace(/^Figure: /, "");
+    if (img && alt && img.getAttribute("alt") !== alt) img.setAttribute("alt", alt);
+  }
 };
 
 export default {
@@ -47,7 +57,8 @@ export default {
       }
       name(root);
       observer = new MutationObserver(() => name(root));
-      observer.observe(root, { childList: true, subtree: true });
+      // characterData: a caption's new text; childList: controls and figures drawn again.
+      observer.observe(root, { childList: true, subtree: true, characterData: true });
     };
     attach();
     return () => { if (observer) observer.disconnect(); };
@@ -57,7 +68,8 @@ export default {
 
 
 class ControlNames(anywidget.AnyWidget):
-    """Names the sliders and value boxes of the box it is a child of, for assistive technology (invisible)."""
+    """Names the sliders, value boxes and captioned figure of the box it is a child of, for assistive technology
+    (invisible)."""
 
     _esm = ESM
 

@@ -46,6 +46,7 @@ from ganlib.widgets.controls import (
     make_control,
     message_html,
 )
+from ganlib.widgets.names import ControlNames
 from ganlib.widgets.progress import time_left
 
 # Smallest text on a figure, in screen pixels (the issue's readability bar at 1366 x 768).
@@ -209,7 +210,7 @@ class Panel:
                             on_refused=lambda text: self.notify(text, "error"))
         self.widget = W.VBox([*header, grid,
                               W.HBox([self.button, self.cancel_button, self.progress, self.status]), self.message,
-                              self._figure_box, self.caption, self.html])
+                              self._figure_box, self.caption, self.html, ControlNames()])
 
     # --- what a job calls ---
     def current_config(self) -> Config:
@@ -227,7 +228,7 @@ class Panel:
 
         `quick` reuses the layout of an earlier figure of the same shape (for redraws during a run).
         `alt` is the figure's one-sentence text alternative (default: the one `plots.with_alt` gave it,
-        else one from its panels' titles): shown as the caption line under the figure, and the image's name.
+        else one from its panels' titles): shown as the caption line under the figure, and the image's alt text.
         """
         self.check_cancelled()
         text = " ".join(alt.split()) if alt is not None else plots.alt_of(fig)
@@ -237,7 +238,7 @@ class Panel:
             png = plots.to_png(fig, dpi)
         self.check_cancelled()
         self.image.value = png
-        self.image.tooltip = text or None
+        # ControlNames makes the caption the image's alt text in the browser (an Image's tooltip breaks its view).
         self.caption.value = f"Figure: {text}" if text else ""
         # The box keeps the height of the latest figure: no gap around a short one, no jump between redraws.
         self._figure_box.layout.min_height = f"{png_size(png)[1]}px"

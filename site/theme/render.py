@@ -104,6 +104,7 @@ class Page:
         self.site = site
         self.index = index
         self.alt = DEFAULT_ALT
+        self.widget_alt = ""
         state = (data.get("widgets") or {}).get(WIDGET_STATE, {})
         self.widgets: dict = state.get("state", {})
 
@@ -253,6 +254,15 @@ class Page:
             return f'<pre class="output">{esc(ANSI.sub("", content("text/plain")))}</pre>\n'
         return ""
 
+    def panel_caption(self, children: list[str]) -> str:
+        """The caption line among a box's children (a Label that reads "Figure: ..."), without its prefix."""
+        for child in children:
+            model = self.widgets.get(str(child).removeprefix("IPY_MODEL_")) or {}
+            value = str((model.get("state") or {}).get("value", ""))
+            if model.get("model_name") == "LabelModel" and value.startswith(CAPTION):
+                return value[len(CAPTION):].strip()
+        return ""
+
     def widget(self, model_id: str, depth: int = 0) -> str:
         """A widget in its saved state, drawn without scripts (nothing can change it without a kernel)."""
         model = self.widgets.get(model_id.removeprefix("IPY_MODEL_"))
@@ -262,7 +272,12 @@ class Page:
         label = f'<span class="w-label">{esc(s.get("description", ""))}</span>' if s.get("description") else ""
         if name in ("VBoxModel", "HBoxModel", "BoxModel", "GridBoxModel"):
             cls = {"VBoxModel": "w-vbox", "HBoxModel": "w-hbox", "GridBoxModel": "w-grid"}.get(name, "w-vbox")
-            return f'<div class="{cls}">' + "".join(self.widget(c, depth + 1) for c in s.get("children", [])) + "</div>"
+            # A panel's caption line ("Figure: ...", a Label beside the figure's box) is its figure's alt text.
+            caption = self.panel_caption(s.get("children", []))
+            outer, self.widget_alt = self.widget_alt, caption or self.widget_alt
+            inner = "".join(self.widget(c, depth + 1) for c in s.get("children", []))
+            self.widget_alt = outer
+            return f'<div class="{cls}">{inner}</div>'
         if name in ("HTMLModel", "HTMLMathModel"):
             return f'<div class="w-html">{label}{s.get("value", "")}</div>' if s.get("value") else ""
         if name == "LabelModel":
@@ -305,7 +320,7 @@ class Page:
                         fmt = s.get("format", "png")
                         name = f"widget-{model_id.removeprefix('IPY_MODEL_')}.{fmt}"
                         (self.site.assets / name).write_bytes(raw)
-                        alt = s.get("tooltip") or "the figure this panel last drew"
+                        alt = self.widget_alt or "the figure this panel last drew"
                         return f'<img class="w-image" src="build/{esc(name)}" alt="{esc(alt)}">'
             return ""
         if name == "OutputModel":

@@ -122,6 +122,11 @@ def test_a_panels_figure_takes_its_caption_line_as_alt_text(tmp_path: Path) -> N
     assert 'alt="round 300: W1 0.05 sd."' in page.widget("IPY_MODEL_panel")
     # Outside the panel's box the caption does not apply.
     assert 'alt="the figure this panel last drew"' in page.widget("IPY_MODEL_bare")
+    # An invisible widget (ControlNames, in every panel) draws nothing; a visible anywidget says it is live.
+    state["hidden"] = {"model_name": "LayoutModel", "state": {"display": "none"}}
+    state["names"] = {"model_name": "AnyModel", "state": {"layout": "IPY_MODEL_hidden"}}
+    state["live"] = {"model_name": "AnyModel", "state": {}}
+    assert page.widget("IPY_MODEL_names") == "" and "w-live" in page.widget("IPY_MODEL_live")
 
 
 def test_exercise_pages_give_every_hint_and_no_solution() -> None:

@@ -325,6 +325,9 @@ class Page:
             return ""
         if name == "OutputModel":
             return "".join(self.output(o) for o in s.get("outputs", []))
+        layout = self.widgets.get(str(s.get("layout", "")).removeprefix("IPY_MODEL_")) or {}
+        if (layout.get("state") or {}).get("display") == "none":
+            return ""  # an invisible widget (ganlib's ControlNames) draws nothing
         if name == "AnyModel":
             return ('<div class="w-live">A live view drawn in the browser while the notebook trains: open the '
                     'notebook in JupyterLab to play it.</div>')

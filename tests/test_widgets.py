@@ -176,7 +176,7 @@ def test_a_panels_figure_has_a_caption_line_and_a_name_built_from_the_runs_numbe
     w1 = np.median(tr.history.w1[:, -1]) / tr.target.std
     expected = (f"round {tr.round}: seed {tr.seeds[0]}'s values mean {first.mean():.2f}, std {first.std():.2f} "
                 f"(target mean 4, std 1.25); median W1 of {TINY.seeds} runs {w1:.2f} target sd at round {tr.round}.")
-    assert panel.caption.value.startswith("Figure: Six panels: G's samples against the target, D(x) beside the best D*")
+    assert panel.caption.value.startswith("Figure: six panels: G's samples against the target, D(x) beside the best D*")
     assert panel.caption.value.endswith(expected)
     # D sees whole batches: the second panel is G's sorted sample, and the sentence says so.
     panel.controls["features"].value = "sorted"

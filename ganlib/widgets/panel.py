@@ -563,7 +563,7 @@ def dashboard_figure(trainer: Trainer, n_samples: int = 2000) -> Figure:
         second = "D(x) beside the best D*" if trainer.config.loss == "bce" else "the critic f(x) beside D*"
     else:
         second = "G's sorted sample against the target's quantiles"
-    panels = f"{'Six' if drawn_map else 'Five'} panels: G's samples against the target, {second}, " + (
+    panels = f"{'six' if drawn_map else 'five'} panels: G's samples against the target, {second}, " + (
         "G's map against both ideal maps, " if drawn_map else "")
     return plots.with_alt(fig, f"{panels}the losses, the mean and std, and W1 over the rounds; "
                                f"{plots.run_alt(trainer, samples, run=drawn)}.")
@@ -597,7 +597,7 @@ def flow_figure(trainer: FlowTrainer, n_samples: int = 2000) -> Figure:
     ax.set_ylabel("W1 / target std")
     ax.legend(fontsize=9)
     ax.set_title("W1 to the target", fontsize=10)
-    return plots.with_alt(fig, "The flow's samples against the target, its maps against the ideal map, and W1 over "
+    return plots.with_alt(fig, "the flow's samples against the target, its maps against the ideal map, and W1 over "
                                f"the updates; {plots.run_alt(trainer, samples, unit='update')}.")
 
 

@@ -163,16 +163,22 @@ _BETA1_WHY = "has no effect: only Adam has a beta1"
 _BETA2_WHY = "has no effect: only Adam and RMSProp have a beta2"
 _MOMENTUM_WHY = "has no effect: only SGD and RMSProp have a momentum"
 
+# Rows both tables share (the 1-D and the 2-D configs name these fields alike).
+_CLIP = ("clip", "loss", lambda c: c.loss == "wgan", "has no effect: only --loss wgan clips the critic's weights")
+_GP_WEIGHT = ("gp_weight", "loss", lambda c: c.loss == "wgan-gp",
+              "has no effect: only --loss wgan-gp has a gradient penalty")
+_R1_GAMMA = ("r1_gamma", "d_penalty", lambda c: c.d_penalty == "r1", "has no effect: only --d-penalty r1 has a gamma")
+
 _CONDITIONAL_FLAGS: _Conditional = (
-    ("clip", "loss", lambda c: c.loss == "wgan", "has no effect: only --loss wgan clips the critic's weights"),
-    ("gp_weight", "loss", lambda c: c.loss == "wgan-gp", "has no effect: only --loss wgan-gp has a gradient penalty"),
+    _CLIP,
+    _GP_WEIGHT,
     ("gp_side", "loss", lambda c: c.loss == "wgan-gp", "has no effect: only --loss wgan-gp has a gradient penalty"),
     ("minibatch_kernels", "features", lambda c: c.features == "minibatch",
      "has no effect: only --features minibatch has kernels"),
     ("minibatch_dims", "features", lambda c: c.features == "minibatch",
      "has no effect: only --features minibatch has kernels"),
     ("g_objective", "loss", lambda c: c.loss == "bce", "has no effect: only --loss bce has a choice of G objective"),
-    ("r1_gamma", "d_penalty", lambda c: c.d_penalty == "r1", "has no effect: only --d-penalty r1 has a gamma"),
+    _R1_GAMMA,
     ("mixture_separation", "target", lambda c: c.target == "mixture",
      "has no effect: only --target mixture has modes to separate"),
     ("critic_warmup", "loss", lambda c: c.loss != "bce" or c.critic_warmup[0] == 0,
@@ -187,9 +193,9 @@ _CONDITIONAL_FLAGS: _Conditional = (
 
 # The same for `train --target ring8|grid25` (ganlib.plane.PlaneConfig: one optimizer for both nets).
 _PLANE_CONDITIONAL_FLAGS: _Conditional = (
-    ("clip", "loss", lambda c: c.loss == "wgan", "has no effect: only --loss wgan clips the critic's weights"),
-    ("gp_weight", "loss", lambda c: c.loss == "wgan-gp", "has no effect: only --loss wgan-gp has a gradient penalty"),
-    ("r1_gamma", "d_penalty", lambda c: c.d_penalty == "r1", "has no effect: only --d-penalty r1 has a gamma"),
+    _CLIP,
+    _GP_WEIGHT,
+    _R1_GAMMA,
     ("pack", "d_input", lambda c: c.d_input == "pack", "has no effect: only --d-input pack packs points"),
     ("minibatch_kernels", "d_input", lambda c: c.d_input == "minibatch",
      "has no effect: only --d-input minibatch has kernels"),
